@@ -1,0 +1,142 @@
+"""Image-quality metrics on the composited output in [0, 1]: whole image and inside the hole."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+from torchmetrics import MeanAbsoluteError, Metric, MetricCollection
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from inpaintlab.losses.gradient_attention import gradient_l1_map
+
+
+def to_unit(image: Tensor) -> Tensor:
+    """[-1, 1] → [0, 1] (DESIGN.md: metrics are computed on [0, 1] images)."""
+    return ((image + 1.0) * 0.5).clamp(0.0, 1.0)
+
+
+class _PerImageHoleMetric(Metric):
+    """Mean over images of a per-image statistic taken over hole pixels (images without a hole are skipped)."""
+
+    full_state_update = False
+    higher_is_better: bool | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def per_image(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def update(self, pred: Tensor, target: Tensor, mask: Tensor) -> None:
+        mask = mask.expand_as(pred)
+        area = mask.flatten(1).sum(1)
+        values = self.per_image(pred, target, mask)
+        keep = area > 0
+        self.total += values[keep].double().sum()
+        self.count += keep.sum()
+
+    def compute(self) -> Tensor:
+        return (self.total / self.count.clamp_min(1)).float()
+
+
+class HoleL1(_PerImageHoleMetric):
+    """Mean absolute error over the hole pixels (and channels) of each image."""
+
+    higher_is_better = False
+
+    def per_image(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+        return ((pred - target).abs() * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)
+
+
+class HolePSNR(_PerImageHoleMetric):
+    """PSNR (data range 1) of the hole pixels of each image: 10·log10(1 / MSE over the hole)."""
+
+    higher_is_better = True
+
+    def per_image(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+        mse = ((pred - target).pow(2) * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)
+        return 10.0 * torch.log10(1.0 / mse.clamp_min(1e-10))
+
+
+class HoleGradientL1(_PerImageHoleMetric):
+    """The gradient-attention paper's grad_l1 (Sec. 3) averaged over the hole pixels of each image."""
+
+    higher_is_better = False
+
+    def per_image(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+        g = gradient_l1_map(pred, target)
+        return (g * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)
+
+
+def inpainting_metrics(ssim_kernel: int = 11, ssim_sigma: float = 1.5) -> MetricCollection:
+    """PSNR, SSIM (11×11 Gaussian, σ=1.5) and L1 over the whole image; L1, PSNR and grad_l1 in the hole."""
+    return MetricCollection(
+        {
+            "psnr": PeakSignalNoiseRatio(data_range=1.0, reduction="elementwise_mean", dim=(1, 2, 3)),
+            "ssim": StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=ssim_kernel, sigma=ssim_sigma),
+            "l1": MeanAbsoluteError(),
+            "psnr_hole": HolePSNR(),
+            "l1_hole": HoleL1(),
+            "grad_l1_hole": HoleGradientL1(),
+        },
+        compute_groups=False,
+    )
+
+
+HOLE_METRICS = ("psnr_hole", "l1_hole", "grad_l1_hole")
+
+
+class InpaintingMetrics(L.Callback):
+    """Logs ``{val,test}/{psnr,ssim,l1,psnr_hole,l1_hole,grad_l1_hole}`` on the composited output.
+
+    The step functions return {"composite": …}; the metrics see it and the target mapped to [0, 1]. States
+    are summed across DDP processes by torchmetrics before ``compute``.
+    """
+
+    def __init__(self, ssim_kernel: int = 11, ssim_sigma: float = 1.5) -> None:
+        self.ssim_kernel, self.ssim_sigma = ssim_kernel, ssim_sigma
+        self.metrics: dict[str, MetricCollection] = {}
+
+    def _get(self, stage: str, device: torch.device) -> MetricCollection:
+        if stage not in self.metrics:
+            self.metrics[stage] = inpainting_metrics(self.ssim_kernel, self.ssim_sigma)
+        return self.metrics[stage].to(device)
+
+    def _update(self, stage: str, pl_module: L.LightningModule, outputs: Any, batch: Mapping[str, Tensor]) -> None:
+        if not isinstance(outputs, Mapping) or "composite" not in outputs:
+            return
+        pred, target = to_unit(outputs["composite"].float()), to_unit(batch["image"].float())
+        mask = batch["mask"].float()
+        for name, metric in self._get(stage, pl_module.device).items():
+            if name in HOLE_METRICS:
+                metric.update(pred, target, mask)
+            else:
+                metric.update(pred, target)
+
+    def _log(self, stage: str, pl_module: L.LightningModule) -> None:
+        if stage not in self.metrics:
+            return
+        values = self.metrics[stage].compute()
+        self.metrics[stage].reset()
+        for name, value in values.items():
+            pl_module.log(f"{stage}/{name}", value.float(), sync_dist=False)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if not trainer.sanity_checking:
+            self._update("val", pl_module, outputs, batch)
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self._log("val", pl_module)
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self._update("test", pl_module, outputs, batch)
+
+    def on_test_epoch_end(self, trainer, pl_module) -> None:
+        self._log("test", pl_module)

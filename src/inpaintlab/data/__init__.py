@@ -1,0 +1,1 @@
+"""Datasets, mask generators and the DataModule that pairs them."""

@@ -1,0 +1,13 @@
+"""Errors that mean "the user's input or set-up is wrong": shown as one clear message, never a traceback."""
+
+
+class InpaintlabError(Exception):
+    """Base class of user-facing errors; the entry points print the message and exit with status 1."""
+
+
+class DatasetNotFoundError(InpaintlabError, FileNotFoundError):
+    """A dataset root or file is missing; the message names what was expected and how to get it."""
+
+
+class ConfigError(InpaintlabError, ValueError):
+    """A configuration value is invalid; the message names the key and what is expected."""

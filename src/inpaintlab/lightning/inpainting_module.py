@@ -1,0 +1,266 @@
+"""One LightningModule for every paper: generator, optional discriminator, named loss terms, G/D schedule."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from inpaintlab.errors import ConfigError
+from inpaintlab.losses.adversarial import AdversarialLoss
+from inpaintlab.losses.base import LossTerm
+
+log = logging.getLogger(__name__)
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., Any]
+
+
+def composite(output: Tensor, image: Tensor, mask: Tensor) -> Tensor:
+    """output·mask + image·(1−mask): generated pixels in the hole, the known pixels exactly as given."""
+    return output * mask + image * (1.0 - mask)
+
+
+@contextmanager
+def _uncounted(optimizer: Any):
+    """Step an optimizer without advancing ``trainer.global_step``.
+
+    Lightning counts every optimizer step of manual optimisation in ``global_step``; papers count generator
+    iterations. Discriminator steps therefore bypass Lightning's step counter (its hooks on the
+    LightningOptimizer), so ``trainer.max_steps`` means generator iterations.
+    """
+    before, after = getattr(optimizer, "_on_before_step", None), getattr(optimizer, "_on_after_step", None)
+    if before is not None:
+        optimizer._on_before_step = optimizer._on_after_step = lambda: None
+    try:
+        yield optimizer
+    finally:
+        if before is not None:
+            optimizer._on_before_step, optimizer._on_after_step = before, after
+
+
+class InpaintingModule(L.LightningModule):
+    """Trains a generator on named, weighted loss terms, with an optional adversarial critic.
+
+    Manual optimisation: every batch makes one discriminator step (when a discriminator and an adversarial
+    loss are configured); every ``n_critic``-th batch also makes one generator step (WGAN-GP Alg. 1 with
+    n_critic; n_critic=1 alternates D and G on each batch as DeepFill v2 does). ``trainer.global_step``
+    counts generator steps. Subclasses change the procedure through small hooks (``generator_forward``,
+    ``generator_loss``, ``adversarial_weight``, ``discriminator_inputs``) instead of copying ``training_step``.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        losses: Mapping[str, LossTerm],
+        optimizer_g: OptimizerFactory,
+        discriminator: nn.Module | None = None,
+        adversarial: AdversarialLoss | None = None,
+        optimizer_d: OptimizerFactory | None = None,
+        scheduler_g: SchedulerFactory | None = None,
+        scheduler_d: SchedulerFactory | None = None,
+        n_critic: int = 1,
+        fake_input: str = "composite",
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        if not losses:
+            raise ConfigError("model.losses is empty: configure at least one reconstruction term")
+        if (discriminator is None) != (adversarial is None):
+            raise ConfigError(
+                "model.discriminator and model.adversarial go together: set both (a GAN) or neither "
+                f"(got discriminator={type(discriminator).__name__}, adversarial={type(adversarial).__name__})"
+            )
+        if discriminator is not None and optimizer_d is None:
+            raise ConfigError("model.optimizer_d is required when a discriminator is configured")
+        if n_critic < 1:
+            raise ConfigError(f"model.n_critic must be >= 1, got {n_critic}")
+        if fake_input not in ("composite", "output"):
+            raise ConfigError(f"model.fake_input must be 'composite' or 'output', got {fake_input!r}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.losses = nn.ModuleDict(dict(losses))
+        self.adversarial = adversarial
+        self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
+        self.scheduler_g, self.scheduler_d = scheduler_g, scheduler_d
+        self.n_critic = int(n_critic)
+        self.fake_input = fake_input
+        self.d_steps = 0  # discriminator steps taken; saved in checkpoints so n_critic phase survives resume
+
+    # ---------------------------------------------------------------- forward and hooks
+    @property
+    def has_gan(self) -> bool:
+        return self.discriminator is not None
+
+    def forward(self, image: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        """Inpaint: returns the generator's outputs plus "composite" (known pixels kept exactly)."""
+        out = dict(self.generator_forward(image, mask))
+        out["composite"] = composite(out["output"], image, mask)
+        return out
+
+    def generator_forward(self, image: Tensor, mask: Tensor) -> Mapping[str, Tensor]:
+        """Runs the generator on the masked image (DESIGN.md: the network never sees hole pixels)."""
+        out = self.generator(image * (1.0 - mask), mask)
+        return out if isinstance(out, Mapping) else {"output": out}
+
+    def fake_for_discriminator(self, out: Mapping[str, Tensor], image: Tensor, mask: Tensor) -> Tensor:
+        return composite(out["output"], image, mask) if self.fake_input == "composite" else out["output"]
+
+    def _log_components(self) -> bool:
+        """Diagnostic parts of the loss are computed only on steps whose logs reach the loggers."""
+        trainer = self._trainer
+        if trainer is None or not self.training:
+            return True
+        return (trainer.fit_loop.epoch_loop._batches_that_stepped + 1) % max(1, trainer.log_every_n_steps) == 0 or (
+            trainer.fit_loop.epoch_loop._batches_that_stepped == 0
+        )
+
+    def adversarial_weight(self) -> float:
+        """Generator-side adversarial weight at the current step (constant here; annealed by BTGMI)."""
+        return self.adversarial.weight if self.adversarial is not None else 0.0
+
+    def generator_loss(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """Weighted sum of the named terms; returns the total and every term (unweighted) by name."""
+        image, mask = batch["image"], batch["mask"]
+        total = image.new_zeros(())
+        logs: dict[str, Tensor] = {}
+        for name, term in self.losses.items():
+            if term.source not in out:
+                raise ConfigError(
+                    f"loss term {name!r} reads generator output {term.source!r}, but the generator returns "
+                    f"{sorted(out)}"
+                )
+            value = term(out[term.source], image, mask)
+            logs[f"loss/{name}"] = value.detach()
+            if self._log_components():
+                logs.update(term.components(out[term.source], image, mask))
+            if term.weight:
+                total = total + term.weight * value
+        if self.has_gan and self.adversarial_weight() > 0:
+            fake = self.fake_for_discriminator(out, image, mask)
+            adv = self.adversarial.generator_loss(self.discriminator(fake, mask))
+            logs["loss/adv_g"] = adv.detach()
+            total = total + self.adversarial_weight() * adv
+        logs["loss/total"] = total.detach()
+        return total, logs
+
+    def discriminator_loss(
+        self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        image, mask = batch["image"], batch["mask"]
+        fake = self.fake_for_discriminator(out, image, mask).detach()
+        real_logits = self.discriminator(image, mask)
+        fake_logits = self.discriminator(fake, mask)
+        d_loss = self.adversarial.discriminator_loss(real_logits, fake_logits)
+        penalty = self.adversarial.penalty(self.discriminator, image, fake, mask)
+        return d_loss + penalty, {"loss/adv_d": d_loss.detach(), "loss/penalty": penalty.detach()}
+
+    # ---------------------------------------------------------------- training
+    def _opts(self):
+        opts = self.optimizers()
+        return (opts[0], opts[1]) if isinstance(opts, list) else (opts, None)
+
+    def _scheds(self):
+        s = self.lr_schedulers()
+        if s is None:
+            return None, None
+        s = s if isinstance(s, list) else [s]
+        names = [n for n, f in (("g", self.scheduler_g), ("d", self.scheduler_d)) if f is not None]
+        found = dict(zip(names, s))
+        return found.get("g"), found.get("d")
+
+    def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        opt_g, opt_d = self._opts()
+        sched_g, sched_d = self._scheds()
+        logs: dict[str, Tensor] = {}
+        image, mask = batch["image"], batch["mask"]
+        g_step = True
+        out: Mapping[str, Tensor] | None = None
+        if self.has_gan:
+            g_step = (self.d_steps + 1) % self.n_critic == 0
+            # the generator's graph is only needed when it steps on this batch
+            with torch.set_grad_enabled(g_step):
+                out = self.generator_forward(image, mask)
+            self.toggle_optimizer(opt_d)
+            d_total, d_logs = self.discriminator_loss(batch, out)
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d_total)
+            with _uncounted(opt_d):
+                opt_d.step()
+            if sched_d is not None:
+                sched_d.step()
+            self.untoggle_optimizer(opt_d)
+            self.d_steps += 1
+            logs.update(d_logs)
+        if g_step:
+            if out is None:
+                out = self.generator_forward(image, mask)
+            if self.has_gan:  # no critic gradients during the generator's backward
+                self.toggle_optimizer(opt_g)
+            total, g_logs = self.generator_loss(batch, out)
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(total)
+            opt_g.step()
+            if sched_g is not None:
+                sched_g.step()
+            if self.has_gan:
+                self.untoggle_optimizer(opt_g)
+            logs.update(g_logs)
+        self.log_dict({f"train/{k}": v for k, v in logs.items()}, on_step=True, on_epoch=False, prog_bar=False)
+        if "loss/total" in logs:
+            self.log("train/loss", logs["loss/total"], on_step=True, prog_bar=True)
+
+    # ---------------------------------------------------------------- evaluation
+    def _eval_step(self, batch: Mapping[str, Tensor], stage: str) -> dict[str, Tensor]:
+        out = self(batch["image"], batch["mask"])
+        _, logs = self._reconstruction_only(batch, out)
+        self.log(f"{stage}/loss", logs["loss/total"], on_step=False, on_epoch=True, sync_dist=True,
+                 batch_size=batch["image"].shape[0])
+        return {"output": out["output"], "composite": out["composite"]}
+
+    def _reconstruction_only(self, batch, out):
+        """Evaluation loss without the critic (its value depends on the critic's state, not the output)."""
+        image, mask = batch["image"], batch["mask"]
+        total = image.new_zeros(())
+        for term in self.losses.values():
+            if term.source in out and term.weight:
+                total = total + term.weight * term(out[term.source], image, mask)
+        return total, {"loss/total": total.detach()}
+
+    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        return self._eval_step(batch, "val")
+
+    def test_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        return self._eval_step(batch, "test")
+
+    def predict_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        return self(batch["image"], batch["mask"])
+
+    # ---------------------------------------------------------------- optimisers and checkpoints
+    def configure_optimizers(self):
+        opt_g = self.optimizer_g(params=self.generator.parameters())
+        optimizers, schedulers = [opt_g], []
+        if self.scheduler_g is not None:
+            schedulers.append({"scheduler": self.scheduler_g(optimizer=opt_g), "interval": "step"})
+        if self.has_gan:
+            opt_d = self.optimizer_d(params=self.discriminator.parameters())
+            optimizers.append(opt_d)
+            if self.scheduler_d is not None:
+                schedulers.append({"scheduler": self.scheduler_d(optimizer=opt_d), "interval": "step"})
+        return optimizers, schedulers
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.setdefault("inpaintlab", {})
+        state["d_steps"] = self.d_steps
+        for logger in self.loggers:
+            run_id = getattr(getattr(logger, "experiment", None), "id", None) if type(logger).__name__ == "WandbLogger" else None
+            if run_id:
+                state["wandb_run_id"] = run_id
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.d_steps = int(checkpoint.get("inpaintlab", {}).get("d_steps", 0))

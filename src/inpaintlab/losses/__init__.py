@@ -1,0 +1,19 @@
+"""Losses: each a small module with the paper's equation in its docstring."""
+
+from inpaintlab.losses.adversarial import AdversarialLoss, HingeGANLoss, NonSaturatingGANLoss, WGANGPLoss
+from inpaintlab.losses.base import LossTerm
+from inpaintlab.losses.gradient_attention import GradientAttentionLoss, gradient_l1_map, image_gradient
+from inpaintlab.losses.reconstruction import L1Loss, MaskedL1Loss
+
+__all__ = [
+    "AdversarialLoss",
+    "GradientAttentionLoss",
+    "HingeGANLoss",
+    "L1Loss",
+    "LossTerm",
+    "MaskedL1Loss",
+    "NonSaturatingGANLoss",
+    "WGANGPLoss",
+    "gradient_l1_map",
+    "image_gradient",
+]

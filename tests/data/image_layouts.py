@@ -1,0 +1,136 @@
+"""Tiny image datasets in each real on-disk layout (CelebA, Places2 standard/high-res, ImageNet, any folder).
+
+Every builder writes smooth random JPEGs (so decoding and resizing are exercised on real files), one
+grayscale JPEG and one corrupt (truncated) JPEG, and returns the dataset root. ``LAYOUT_BUILDERS`` maps the
+dataset class name a config's ``data.dataset._target_`` ends with to its builder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def smooth_image(rng: np.random.Generator, width: int, height: int, mode: str = "RGB") -> Image.Image:
+    """A smooth random picture: bilinearly upsampled noise (JPEG-friendly, with real structure to crop)."""
+    small = rng.integers(0, 256, size=(4, 4, 3), dtype=np.uint8)
+    img = Image.fromarray(small, "RGB").resize((width, height), Image.BILINEAR)
+    return img.convert(mode) if mode != "RGB" else img
+
+
+def write_corrupt_jpeg(path: Path, rng: np.random.Generator, width: int = 64, height: int = 64) -> None:
+    """A JPEG cut off after its first 200 bytes: the header parses, decoding fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    smooth_image(rng, width, height).save(path, quality=90)
+    data = path.read_bytes()
+    path.write_bytes(data[:200])
+
+
+def _save(img: Image.Image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, quality=90) if path.suffix.lower() in (".jpg", ".jpeg") else img.save(path)
+
+
+def make_celeba(root: Path, n_train: int = 8, n_val: int = 3, n_test: int = 3, seed: int = 0) -> Path:
+    """<root>/img_align_celeba/000001.jpg … (178×218) + list_eval_partition.txt; image 000002 is grayscale and
+    000003 is truncated (both in the training split)."""
+    rng = np.random.default_rng(seed)
+    img_dir = root / "img_align_celeba"
+    lines = []
+    total = n_train + n_val + n_test
+    for i in range(1, total + 1):
+        name = f"{i:06d}.jpg"
+        split = 0 if i <= n_train else (1 if i <= n_train + n_val else 2)
+        lines.append(f"{name} {split}")
+        if i == 3:
+            write_corrupt_jpeg(img_dir / name, rng, 178, 218)
+        else:
+            _save(smooth_image(rng, 178, 218, "L" if i == 2 else "RGB"), img_dir / name)
+    (root / "list_eval_partition.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def make_places2(root: Path, layout: str = "standard", n_train: int = 8, n_val: int = 3, n_test: int = 2,
+                 seed: int = 0) -> Path:
+    """Places365-Standard: data_256/a/airfield/…, val_256/Places365_val_….jpg, test_256/… and the three list files
+    (``layout="highres"``: data_large/, val_large/, test_large/ with 320×240-ish images). One training image is
+    grayscale, one truncated."""
+    rng = np.random.default_rng(seed)
+    dirs = {"standard": ("data_256", "val_256", "test_256"), "highres": ("data_large", "val_large", "test_large")}[layout]
+    size = (256, 256) if layout == "standard" else (341, 256)
+    cats = ["a/airfield", "b/bedroom", "c/coast"]
+    train_lines = []
+    for i in range(n_train):
+        rel = f"/{cats[i % 3]}/{i + 1:08d}.jpg"
+        train_lines.append(f"{rel} {i % 3}")
+        path = root / dirs[0] / rel.lstrip("/")
+        if i == 2:
+            write_corrupt_jpeg(path, rng, *size)
+        else:
+            _save(smooth_image(rng, *size, "L" if i == 1 else "RGB"), path)
+    val_lines = []
+    for i in range(n_val):
+        name = f"Places365_val_{i + 1:08d}.jpg"
+        val_lines.append(f"{name} {i % 3}")
+        _save(smooth_image(rng, *size), root / dirs[1] / name)
+    test_lines = []
+    for i in range(n_test):
+        name = f"Places365_test_{i + 1:08d}.jpg"
+        test_lines.append(name)
+        _save(smooth_image(rng, *size), root / dirs[2] / name)
+    (root / "places365_train_standard.txt").write_text("\n".join(train_lines) + "\n")
+    (root / "places365_val.txt").write_text("\n".join(val_lines) + "\n")
+    (root / "places365_test.txt").write_text("\n".join(test_lines) + "\n")
+    return root
+
+
+def make_places2_highres(root: Path, **kwargs) -> Path:
+    return make_places2(root, layout="highres", **kwargs)
+
+
+def make_imagenet(root: Path, val_by_class: bool = False, n_per_class: int = 3, seed: int = 0) -> Path:
+    """ILSVRC-2012: train/<wnid>/<wnid>_<k>.JPEG for two classes, val/ flat (or by class) with 3 images; one
+    training image grayscale, one truncated."""
+    rng = np.random.default_rng(seed)
+    wnids = ["n01440764", "n01443537"]
+    k = 0
+    for w in wnids:
+        for j in range(n_per_class):
+            path = root / "train" / w / f"{w}_{j + 1}.JPEG"
+            if k == 2:
+                write_corrupt_jpeg(path, rng, 300, 250)
+            else:
+                _save(smooth_image(rng, 300, 250, "L" if k == 1 else "RGB"), path)
+            k += 1
+    for i in range(3):
+        name = f"ILSVRC2012_val_{i + 1:08d}.JPEG"
+        sub = root / "val" / wnids[i % 2] if val_by_class else root / "val"
+        _save(smooth_image(rng, 250, 300), sub / name)
+    return root
+
+
+def make_folder(root: Path, seed: int = 0) -> Path:
+    """Any folder: nested sub-folders with JPEG, PNG (RGBA, palette, 16-bit grey), a tiny image (for min_side),
+    a grayscale JPEG and a truncated JPEG, plus a non-image file that must be ignored."""
+    rng = np.random.default_rng(seed)
+    for i in range(6):
+        _save(smooth_image(rng, 96, 80), root / "set_a" / f"img_{i}.jpg")
+    _save(smooth_image(rng, 90, 90, "L"), root / "set_a" / "gray.jpg")
+    _save(smooth_image(rng, 72, 72, "RGBA"), root / "set_b" / "rgba.png")
+    _save(smooth_image(rng, 72, 72).quantize(16), root / "set_b" / "palette.png")
+    g16 = (np.asarray(smooth_image(rng, 70, 70, "L"), dtype=np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(g16).save(root / "set_b" / "gray16.png")  # uint16 → mode I;16
+    _save(smooth_image(rng, 20, 30), root / "set_b" / "tiny.jpg")
+    write_corrupt_jpeg(root / "set_b" / "broken.jpg", rng, 80, 80)
+    (root / "set_b" / "notes.txt").write_text("not an image")
+    return root
+
+
+LAYOUT_BUILDERS = {
+    "CelebA": make_celeba,
+    "Places2": make_places2,
+    "ImageNet": make_imagenet,
+    "ImageFolder": make_folder,
+}

@@ -1,0 +1,155 @@
+"""The training loop end to end: every experiment config, a multirun, ddp_sim, resume, wandb, eval, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import open_dict
+
+from helpers import CPU_CLAMP, EXPERIMENTS, compose_config, run_cli
+from inpaintlab.train import train
+from layouts import data_root_for
+
+
+@pytest.fixture(autouse=True)
+def _clear_hydra():
+    yield
+    GlobalHydra.instance().clear()
+
+
+def _metrics_rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "csv" / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _clamped(experiment: str, tmp_path: Path, factory, extra=()) -> "DictConfig":  # noqa: F821
+    probe = compose_config([f"experiment={experiment}"], tmp_path)
+    root = data_root_for(probe, factory)
+    GlobalHydra.instance().clear()
+    overrides = [f"experiment={experiment}", f"data.root={root}", "logger=csv", "data.batch_size=4",
+                 "data.eval_batch_size=4", *CPU_CLAMP, *extra]
+    if probe.data.get("val_split") is None:
+        overrides.append("data.val_size=8")
+    return compose_config(overrides, tmp_path)
+
+
+def test_every_experiment_is_tested():
+    assert {"ga_mnist", "ga_celeba", "ga_celeba_adv"} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_trains_on_cpu(experiment, tmp_path, tmp_path_factory):
+    cfg = _clamped(experiment, tmp_path, tmp_path_factory)
+    metrics = train(cfg)
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "config.yaml").is_file()
+    for name in ("test/psnr", "test/ssim", "test/l1", "test/psnr_hole", "test/l1_hole", "test/grad_l1_hole"):
+        assert name in metrics and torch.isfinite(torch.tensor(metrics[name])), name
+    rows = _metrics_rows(tmp_path)
+    logged = {k for r in rows for k, v in r.items() if v}
+    assert any(k.startswith("train/loss/") for k in logged), logged
+    if cfg.model.get("discriminator") is not None:
+        assert {"train/loss/adv_d", "train/loss/penalty", "train/loss/adv_g"} <= logged
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 4  # generator iterations, whatever n_critic is
+    assert len(ckpt["optimizer_states"]) == (2 if cfg.model.get("discriminator") is not None else 1)
+    assert list((tmp_path / "images").glob("val_step*.png")), "image grid not written"
+
+
+def test_resume_continues_at_same_step(tmp_path, tmp_path_factory):
+    first = tmp_path / "first"
+    cfg = _clamped("ga_celeba_adv", first, tmp_path_factory, extra=["test=false", "model.n_critic=2"])
+    train(cfg)
+    ckpt_path = first / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 4 and ckpt["inpaintlab"]["d_steps"] == 8
+    GlobalHydra.instance().clear()
+    second = tmp_path / "second"
+    cfg = _clamped("ga_celeba_adv", second, tmp_path_factory,
+                   extra=["test=false", "model.n_critic=2", "trainer.max_steps=6", f"ckpt_path={ckpt_path}"])
+    train(cfg)
+    resumed = torch.load(second / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert resumed["global_step"] == 6 and resumed["inpaintlab"]["d_steps"] == 12
+    # Adam's step counters continued from the checkpoint instead of restarting
+    g_steps = [s["step"] for s in resumed["optimizer_states"][0]["state"].values()]
+    d_steps = [s["step"] for s in resumed["optimizer_states"][1]["state"].values()]
+    assert all(float(s) == 6 for s in g_steps) and all(float(s) == 12 for s in d_steps)
+    steps = [int(r["step"]) for r in _metrics_rows(second) if r.get("train/loss")]
+    assert steps and min(steps) >= 4
+
+
+def test_ddp_sim_two_processes(tmp_path, tmp_path_factory):
+    cfg = _clamped("ga_mnist", tmp_path, tmp_path_factory, extra=["trainer=ddp_sim", "test=false"])
+    with open_dict(cfg):
+        cfg.trainer.enable_progress_bar = False
+    train(cfg)
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 4
+
+
+def test_wandb_offline_run_files(tmp_path, tmp_path_factory):
+    cfg = _clamped("ga_mnist", tmp_path, tmp_path_factory, extra=["logger=default", "test=false"])
+    assert cfg.logger.wandb.offline is True
+    train(cfg)
+    import wandb
+
+    wandb.finish()
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert runs, f"no offline wandb run under {tmp_path / 'wandb'}"
+    assert list(runs[0].glob("run-*.wandb")), "the offline run has no .wandb data file"
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["inpaintlab"]["wandb_run_id"] in runs[0].name
+
+
+def test_hparams_search_ga_alpha_composes(tmp_path):
+    cfg = compose_config(["experiment=ga_mnist", "hparams_search=ga_alpha"], tmp_path)
+    assert cfg.hydra.mode.name == "MULTIRUN"
+    assert cfg.hydra.sweeper.params["model.losses.inp.alpha"] == "0,0.1,0.3,1,3"
+    assert cfg.optimized_metric == "val/grad_l1_hole"
+
+
+def test_multirun_and_eval_cli(tmp_path, idx_root):
+    sweep = tmp_path / "sweep"
+    common = [f"data.root={idx_root}", "data.batch_size=4", "data.eval_batch_size=8", "data.val_size=8",
+              *CPU_CLAMP, "logger=csv"]
+    r = run_cli("inpaintlab.train", ["-m", "experiment=ga_mnist", "data=fashion_mnist", *common,
+                                     "model.losses.inp.alpha=0,1", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    alphas = []
+    for job in ("0", "1"):
+        run_dir = sweep / job
+        assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+        assert json.loads((run_dir / "metrics.json").read_text())["test/grad_l1_hole"] >= 0
+        alphas.append(float((run_dir / "config.yaml").read_text().split("alpha: ")[1].split()[0]))
+    assert alphas == [0.0, 1.0]
+
+    ckpt = sweep / "1" / "checkpoints" / "last.ckpt"
+    r = run_cli("inpaintlab.eval", [f"ckpt_path={ckpt}", "trainer=cpu", "data.test_size=16",
+                                    "trainer.enable_progress_bar=false", f"hydra.run.dir={tmp_path / 'eval'}"],
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    table = (ckpt.parent / "last.test.md").read_text()
+    assert table.splitlines()[0].startswith("| checkpoint | psnr | ssim | l1 | psnr_hole | l1_hole | grad_l1_hole")
+    record = json.loads((ckpt.parent / "last.test.json").read_text())
+    assert record["checkpoint"] == str(ckpt) and 0 < record["ssim"] <= 1
+
+
+def test_missing_dataset_gives_clear_error(tmp_path):
+    missing = tmp_path / "no_such_folder"
+    r = run_cli("inpaintlab.train", ["experiment=ga_mnist", "data=fashion_mnist", f"data.root={missing}",
+                                     "logger=csv", "trainer=cpu"], cwd=tmp_path)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "train-images-idx3-ubyte" in r.stderr and str(missing) in r.stderr
+    assert "apt-get install dataset-fashion-mnist" in r.stderr
+
+
+def test_config_typo_gives_clear_error(tmp_path):
+    r = run_cli("inpaintlab.train", ["experiment=ga_mnst"], cwd=tmp_path)
+    assert r.returncode != 0
+    assert "ga_mnst" in r.stderr and "Traceback" not in r.stderr
