@@ -9,7 +9,7 @@ FMNIST_DIR := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga bench-train clean
+.PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga bench-train bench-data clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ reproduce-ga: $(STAMP) ## gradient-attention paper at paper scale: ga_mnist, ga_
 
 bench-train: $(STAMP) ## time training steps per second of ga_mnist on this machine
 	$(BIN)/python benchmarks/bench_train.py
+
+bench-data: $(STAMP) ## masks/s of every mask generator at 256² and 512², DataLoader images/s with 0/1/2 workers
+	$(BIN)/python benchmarks/bench_data.py
 
 clean: ## remove build artefacts and caches (keeps .venv and outputs/)
 	rm -rf build dist src/*.egg-info .pytest_cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import sys
 import time
@@ -21,7 +22,9 @@ from inpaintlab.eval import metrics_table
 ALPHA_KEY = "model.losses.inp.alpha"
 
 
-def run_sweep(out: Path, alphas: list[float], steps: int, data_root: str | None, extra: list[str]) -> list[Path]:
+def run_sweep(out: Path, alphas: list[float], steps: int, data_root: str | None, extra: list[str],
+              jobs: int) -> list[Path]:
+    """One Hydra multirun over α; with jobs > 1 the runs train side by side (joblib launcher, 1 thread each)."""
     runs = out / "runs"
     cmd = [
         sys.executable, "-m", "inpaintlab.train", "-m",
@@ -33,9 +36,14 @@ def run_sweep(out: Path, alphas: list[float], steps: int, data_root: str | None,
     ]
     if data_root:
         cmd.append(f"data.root={data_root}")
+    env = dict(os.environ)
+    if jobs > 1:
+        # small matmuls scale badly across threads: one single-threaded process per α uses the cores better
+        cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"]
+        env["OMP_NUM_THREADS"] = "1"
     cmd += extra
     print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, env=env)
     return [runs / f"alpha_{a}" for a in alphas]
 
 
@@ -66,7 +74,7 @@ def sample_outputs(run_dir: Path, n: int):
     cfg = OmegaConf.load(run_dir / "config.yaml")
     dm = instantiate(cfg.data)
     dm.setup("test")
-    batch = next(iter(torch.utils.data.DataLoader(dm.test_set, batch_size=n)))
+    batch = dm.test_set.__getitems__(list(range(n)))
     model = instantiate(cfg.model)
     state = torch.load(best_checkpoint(run_dir), map_location="cpu", weights_only=False)["state_dict"]
     model.load_state_dict(state)
@@ -74,6 +82,13 @@ def sample_outputs(run_dir: Path, n: int):
     with torch.no_grad():
         out = model(batch["image"], batch["mask"])
     return batch["image"], batch["mask"], out["composite"]
+
+
+def _smooth(values, window: int = 9) -> list[float]:
+    """Centred moving average (the logged training losses are single-batch values)."""
+    half = window // 2
+    return [sum(values[max(0, i - half) : i + half + 1]) / len(values[max(0, i - half) : i + half + 1])
+            for i in range(len(values))]
 
 
 def draw_figure(path: Path, runs: dict[float, Path], n: int = 6) -> None:
@@ -98,17 +113,21 @@ def draw_figure(path: Path, runs: dict[float, Path], n: int = 6) -> None:
             if i == 0:
                 ax.set_title(titles[j], fontsize=10)
     colours = ["tab:blue", "tab:red", "tab:orange", "tab:green"]
-    half = n // 2
-    for k, (name, label) in enumerate([("train/l1", "l1"), ("train/grad_l1", "grad_l1")]):
-        ax = fig.add_subplot(grid[k * half : (k + 1) * half, cols:])
+    panels = [("train/l1_valid", "l1 outside M"), ("train/l1_hole", "l1 inside M"),
+              ("train/grad_l1_hole", "grad_l1 inside M")]  # Fig. 3–4's three curves (M = hole + margin)
+    edges = [round(k * n / len(panels)) for k in range(len(panels) + 1)]
+    for k, (name, label) in enumerate(panels):
+        ax = fig.add_subplot(grid[edges[k] : edges[k + 1], cols:])
         for c, a in zip(colours, alphas):
             pts = read_curves(runs[a], (name,))[name]
             if pts:
-                ax.plot(*zip(*pts), color=c, label=f"α = {a:g}", lw=1)
+                steps, values = zip(*pts)
+                ax.plot(steps, values, color=c, alpha=0.25, lw=0.8)
+                ax.plot(steps, _smooth(values), color=c, label=f"α = {a:g}", lw=1.5)
         ax.set_title(f"{label} (training batches)", fontsize=10)
-        ax.set_xlabel("iteration")
         ax.set_yscale("log")
-        ax.legend()
+        ax.legend(fontsize=8)
+    ax.set_xlabel("iteration")
     fig.suptitle("Gradient attention on Fashion-MNIST (Fig. 2 of the paper, our run)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -121,12 +140,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=14000, help="training iterations per α (paper: 14,000)")
     p.add_argument("--alphas", type=float, nargs="+", default=[0.0, 1.0], help="values of α (default: 0 1)")
     p.add_argument("--data-root", default=None, help="Fashion-MNIST IDX folder (default: the data config's)")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="runs trained in parallel (default: 2, or 1 on a single core)")
+    p.add_argument("--reuse", action="store_true", help="skip training; redo the table and figure from the runs in --out")
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides passed to inpaintlab-train")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    run_dirs = run_sweep(out, args.alphas, args.steps, args.data_root, args.overrides)
+    if args.reuse:
+        run_dirs = [out / "runs" / f"alpha_{a}" for a in args.alphas]
+    else:
+        run_dirs = run_sweep(out, args.alphas, args.steps, args.data_root, args.overrides, args.jobs)
     records = []
     for a, run_dir in zip(args.alphas, run_dirs):
         m = json.loads((run_dir / "metrics.json").read_text())

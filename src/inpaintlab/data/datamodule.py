@@ -71,11 +71,13 @@ class MaskedImages(Dataset):
         item["index"] = index
         return item
 
-    def __getitems__(self, indices: list[int]) -> dict[str, Any] | list[dict[str, Any]]:
-        """Whole-batch path for in-memory datasets: one indexing op and one mask-generator call per batch."""
-        if not hasattr(self.images, "get_batch"):
-            return [self[i] for i in indices]
-        batch = dict(self.images.get_batch(indices))
+    def __getitems__(self, indices: list[int]) -> dict[str, Any]:
+        """Build the whole batch: one mask-generator call per training batch (so ``per_batch`` masks and
+        vectorised generators work), and one indexing op for in-memory datasets (``get_batch``)."""
+        if hasattr(self.images, "get_batch"):
+            batch = dict(self.images.get_batch(indices))
+        else:
+            batch = default_collate([self.images[i] for i in indices])
         n, _, h, w = batch["image"].shape
         if self.frozen:
             masks = torch.cat(

@@ -1,0 +1,1 @@
+"""inpaintlab.nn"""

@@ -1,0 +1,60 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from inpaintlab.nn.padding import PaddedConv2d, SamePad2d, pad_same_tf, same_tf_pads, symmetric_padding
+
+
+def test_same_tf_pads_hand_computed():
+    # out = ceil(n/s); total = (out-1)·s + (k-1)·d + 1 - n, extra pixel after
+    assert same_tf_pads(4, 3, 2) == (0, 1)  # DeepFill's 3×3 s2 on an even size: 0 top/left, 1 bottom/right
+    assert same_tf_pads(5, 3, 2) == (1, 1)
+    assert same_tf_pads(256, 5, 2) == (1, 2)
+    assert same_tf_pads(7, 5, 2) == (2, 2)
+    assert same_tf_pads(4, 3, 1, dilation=2) == (2, 2)
+    assert same_tf_pads(4, 4, 1) == (1, 2)
+    assert same_tf_pads(3, 1, 2) == (0, 0)
+    assert symmetric_padding(3, 16) == 16 and symmetric_padding(5) == 2
+
+
+def test_stride2_same_tf_conv_matches_hand_sum():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    conv = PaddedConv2d(1, 1, 3, stride=2, padding="same_tf")
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+        conv.bias.zero_()
+    # window sums of x padded with 0 rows/cols before and 1 after
+    assert conv(x).squeeze().tolist() == [[45.0, 39.0], [66.0, 50.0]]
+    assert pad_same_tf(x, 3, 2).shape == (1, 1, 5, 5)
+    assert pad_same_tf(x, 3, 2)[0, 0, :4, :4].equal(x[0, 0])
+    # PyTorch symmetric zero padding samples a different grid (CR-Fill)
+    zeros = PaddedConv2d(1, 1, 3, stride=2, padding="zeros")
+    zeros.load_state_dict(conv.state_dict())
+    assert zeros(x).squeeze().tolist() == [[10.0, 24.0], [51.0, 90.0]]
+
+
+def test_stride1_same_tf_equals_symmetric_and_module():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 9, 10)
+    for k, d in [(3, 1), (3, 4), (5, 1)]:
+        a = PaddedConv2d(3, 4, k, dilation=d, padding="same_tf")
+        b = PaddedConv2d(3, 4, k, dilation=d, padding="zeros")
+        b.load_state_dict(a.state_dict())
+        assert torch.allclose(a(x), b(x))
+        ref = F.conv2d(SamePad2d(k, 1, d)(x), a.weight, a.bias, dilation=d)
+        assert torch.allclose(a(x), ref, atol=1e-6)
+        assert a(x).shape == (2, 4, 9, 10)
+
+
+def test_odd_sizes_and_state_dict_keys():
+    conv = PaddedConv2d(2, 3, 3, stride=2, padding="same_tf")
+    assert conv(torch.zeros(1, 2, 5, 7)).shape == (1, 3, 3, 4)
+    assert set(conv.state_dict()) == {"weight", "bias"}
+    assert PaddedConv2d(2, 3, 3, padding="reflect")(torch.zeros(1, 2, 5, 7)).shape == (1, 3, 5, 7)
+
+
+def test_bad_padding_names_the_choices():
+    with pytest.raises(ValueError, match="same_tf"):
+        PaddedConv2d(1, 1, 3, padding="same")
+    with pytest.raises(ValueError, match="positive"):
+        same_tf_pads(0, 3, 1)
