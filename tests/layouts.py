@@ -8,17 +8,20 @@ from pathlib import Path
 from conftest import make_idx_dataset
 
 
-def _image_layout_builders() -> dict:
+def _image_layouts():
     spec = importlib.util.spec_from_file_location("_image_layouts", Path(__file__).parent / "data" / "image_layouts.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return dict(module.LAYOUT_BUILDERS)
+    return module
 
 
 def data_root_for(cfg, factory) -> Path:
     """A folder in the on-disk layout of the dataset ``cfg.data`` reads (built once per session)."""
     target = cfg.data.dataset._target_.rsplit(".", 1)[-1]
-    builders = {"MNISTImages": make_idx_dataset, **_image_layout_builders()}
+    layouts = _image_layouts()
+    builders = {"MNISTImages": make_idx_dataset, **layouts.LAYOUT_BUILDERS}
+    if target == "Places2" and cfg.data.dataset.get("layout") == "highres":
+        target, builders["Places2_highres"] = "Places2_highres", layouts.make_places2_highres
     if target not in builders:
         raise AssertionError(f"no test layout for dataset {target}: add one to tests/layouts.py")
     cache = getattr(factory, "_inpaintlab_layouts", {})

@@ -135,7 +135,9 @@ def test_multirun_and_eval_cli(tmp_path, idx_root):
     assert r.returncode == 0, r.stderr[-3000:]
     table = (ckpt.parent / "last.test.md").read_text()
     assert table.splitlines()[0].startswith("| checkpoint | psnr | ssim | l1 | psnr_hole | l1_hole | grad_l1_hole")
+    # a 14² hole in 28² images covers 25 % of the pixels: every test image lands in the 20-30% bin
     record = json.loads((ckpt.parent / "last.test.json").read_text())
+    assert "By hole area" in table and "| 20-30% |" in table and record["bins/20-30%/count"] == 16
     assert record["checkpoint"] == str(ckpt) and 0 < record["ssim"] <= 1
 
 
@@ -153,3 +155,29 @@ def test_config_typo_gives_clear_error(tmp_path):
     r = run_cli("inpaintlab.train", ["experiment=ga_mnst"], cwd=tmp_path)
     assert r.returncode != 0
     assert "ga_mnst" in r.stderr and "Traceback" not in r.stderr
+
+
+LAYOUT_OVERRIDES = {
+    "celeba": [],
+    "places2": ["data.val_size=2"],
+    "places2_highres": ["data.val_size=2"],
+    "imagenet": ["data.val_size=2"],
+    "folder": ["data.val_size=2", "data.test_split=train"],  # a flat folder has no test/ subfolder
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUT_OVERRIDES))
+def test_inpaintlab_train_on_each_dataset_layout(layout, tmp_path, tmp_path_factory):
+    """A couple of steps through the inpaintlab-train CLI on a tiny dataset in each real on-disk layout."""
+    probe = compose_config([f"data={layout}"], tmp_path)
+    root = data_root_for(probe, tmp_path_factory)
+    GlobalHydra.instance().clear()
+    run_dir = tmp_path / "run"
+    r = run_cli("inpaintlab.train", [
+        "experiment=ga_celeba", f"data={layout}", f"data.root={root}", "data.dataset.image_size=64",
+        "data.batch_size=2", "data.eval_batch_size=2", "mask.size=32", "model.generator.width=0.25",
+        *CPU_CLAMP, "trainer.max_steps=2", "logger=csv", f"hydra.run.dir={run_dir}", *LAYOUT_OVERRIDES[layout],
+    ], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test/psnr"] > 0 and (run_dir / "checkpoints" / "last.ckpt").is_file()

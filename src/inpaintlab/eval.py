@@ -55,6 +55,16 @@ def metrics_table(rows: list[dict[str, float]], key: str = "checkpoint") -> str:
     return "\n".join(lines) + "\n"
 
 
+def binned_rows(metrics: dict[str, float]) -> list[dict[str, float]]:
+    """``bins/<label>/<name>`` entries regrouped as one row per hole-area bin, in bin order."""
+    rows: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        if key.startswith("bins/"):
+            _, label, name = key.split("/", 2)
+            rows.setdefault(label, {"hole area": label})[name] = int(value) if name == "count" else value
+    return sorted(rows.values(), key=lambda r: float(r["hole area"].split("-")[0]))
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     ckpt = Path(cfg.ckpt_path)
     if not ckpt.is_file():
@@ -75,9 +85,14 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     record = {"checkpoint": str(ckpt), **metrics}
     stem = ckpt.with_suffix("")
     Path(f"{stem}.test.json").write_text(json.dumps(record, indent=2))
-    Path(f"{stem}.test.md").write_text(metrics_table([{**metrics, "checkpoint": ckpt.name}]))
+    overall = {k: v for k, v in metrics.items() if not k.startswith("bins/")}
+    text = metrics_table([{**overall, "checkpoint": ckpt.name}])
+    bins = binned_rows(metrics)
+    if bins:
+        text += "\nBy hole area (fraction of hole pixels, bins (lo, hi]):\n\n" + metrics_table(bins, key="hole area")
+    Path(f"{stem}.test.md").write_text(text)
     log.info("wrote %s.test.md and %s.test.json", stem, stem)
-    print(metrics_table([{**metrics, "checkpoint": ckpt.name}]))
+    print(text)
     return metrics
 
 

@@ -58,3 +58,28 @@ def test_images_without_hole_are_skipped_by_hole_metrics():
     m.update(pred, target, mask)
     hole = mask[0].expand_as(pred[0]).bool()
     assert m.compute().item() == pytest.approx((pred[0][hole] - target[0][hole]).abs().mean().item(), rel=1e-5)
+
+
+def test_hole_area_bins_against_skimage():
+    from inpaintlab.callbacks.metrics import HoleAreaBinnedMetrics
+
+    pred, target, _ = _images(n=4, h=20, w=20)
+    mask = torch.zeros(4, 1, 20, 20)
+    mask[0, :, :2, :10] = 1  # 20/400 = 5 %  → 0-10%
+    mask[1, :, :4, :10] = 1  # 40/400 = 10 % → 0-10% (bins are (lo, hi])
+    mask[2, :, :6, :10] = 1  # 15 %          → 10-20%
+    mask[3, :, :10, :20] = 1  # 50 %         → 40-50%
+    m = HoleAreaBinnedMetrics(ssim_kernel=7)
+    m.update(pred[:2], target[:2], mask[:2])
+    m.update(pred[2:], target[2:], mask[2:])
+    out = {k: v.item() for k, v in m.compute().items()}
+    assert out["bins/0-10%/count"] == 2 and out["bins/10-20%/count"] == 1 and out["bins/40-50%/count"] == 1
+    assert not any(k.startswith("bins/20-30%") for k in out)
+    p, t = pred.numpy(), target.numpy()
+    psnr = [peak_signal_noise_ratio(t[i], p[i], data_range=1.0) for i in range(4)]
+    ssim = [structural_similarity(t[i], p[i], data_range=1.0, channel_axis=0, gaussian_weights=True, sigma=1.5,
+                                  use_sample_covariance=False, win_size=7) for i in range(4)]
+    assert out["bins/0-10%/psnr"] == pytest.approx((psnr[0] + psnr[1]) / 2, abs=1e-3)
+    assert out["bins/40-50%/ssim"] == pytest.approx(ssim[3], abs=2e-3)
+    hole = mask[3].expand_as(pred[3]).bool().numpy()
+    assert out["bins/40-50%/l1_hole"] == pytest.approx(np.abs(t[3][hole] - p[3][hole]).mean(), abs=1e-5)

@@ -30,7 +30,8 @@ class _PerImageHoleMetric(Metric):
         self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def per_image(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:  # pragma: no cover - abstract
+    @staticmethod
+    def per_image(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def update(self, pred: Tensor, target: Tensor, mask: Tensor) -> None:
@@ -50,7 +51,8 @@ class HoleL1(_PerImageHoleMetric):
 
     higher_is_better = False
 
-    def per_image(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    @staticmethod
+    def per_image(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         return ((pred - target).abs() * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)
 
 
@@ -59,7 +61,8 @@ class HolePSNR(_PerImageHoleMetric):
 
     higher_is_better = True
 
-    def per_image(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    @staticmethod
+    def per_image(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         mse = ((pred - target).pow(2) * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)
         return 10.0 * torch.log10(1.0 / mse.clamp_min(1e-10))
 
@@ -69,7 +72,8 @@ class HoleGradientL1(_PerImageHoleMetric):
 
     higher_is_better = False
 
-    def per_image(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    @staticmethod
+    def per_image(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         g = gradient_l1_map(pred, target)
         return (g * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)
 
@@ -92,20 +96,77 @@ def inpainting_metrics(ssim_kernel: int = 11, ssim_sigma: float = 1.5) -> Metric
 HOLE_METRICS = ("psnr_hole", "l1_hole", "grad_l1_hole")
 
 
+class HoleAreaBinnedMetrics(Metric):
+    """PSNR, SSIM, L1 and in-hole L1 / PSNR averaged per hole-area bin (0–10 %, 10–20 %, …), as papers report
+    results on NVIDIA's irregular-mask test set. Bins are (lo, hi] of the hole fraction of each image."""
+
+    full_state_update = False
+    names = ("psnr", "ssim", "l1", "l1_hole", "psnr_hole")
+
+    def __init__(self, edges=tuple(i / 10 for i in range(11)), ssim_kernel: int = 11, ssim_sigma: float = 1.5,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from inpaintlab.data.mask_sets import bin_labels
+
+        self.edges = [float(e) for e in edges]
+        self.labels = bin_labels(self.edges)
+        self.ssim_kernel, self.ssim_sigma = ssim_kernel, ssim_sigma
+        n = len(self.labels)
+        self.add_state("sums", default=torch.zeros(n, len(self.names), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("counts", default=torch.zeros(n, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, pred: Tensor, target: Tensor, mask: Tensor) -> None:
+        from torchmetrics.functional.image import structural_similarity_index_measure
+
+        hole = mask.expand_as(pred)
+        ratio = mask.flatten(1).mean(1)
+        mse = (pred - target).pow(2).flatten(1).mean(1)
+        values = torch.stack(
+            [
+                10.0 * torch.log10(1.0 / mse.clamp_min(1e-10)),
+                structural_similarity_index_measure(pred, target, data_range=1.0, kernel_size=self.ssim_kernel,
+                                                    sigma=self.ssim_sigma, reduction="none"),
+                (pred - target).abs().flatten(1).mean(1),
+                HoleL1.per_image(pred, target, hole),
+                HolePSNR.per_image(pred, target, hole),
+            ],
+            1,
+        ).double()
+        edges = torch.tensor(self.edges[1:-1], device=ratio.device, dtype=ratio.dtype)
+        index = torch.bucketize(ratio, edges, right=False)  # (lo, hi]: a ratio equal to an edge joins the lower bin
+        keep = ratio > 0
+        self.sums.index_add_(0, index[keep], values[keep])
+        self.counts += torch.bincount(index[keep], minlength=len(self.labels))
+
+    def compute(self) -> dict[str, Tensor]:
+        out = {}
+        for b, label in enumerate(self.labels):
+            if self.counts[b] > 0:
+                for k, name in enumerate(self.names):
+                    out[f"bins/{label}/{name}"] = (self.sums[b, k] / self.counts[b]).float()
+                out[f"bins/{label}/count"] = self.counts[b].float()
+        return out
+
+
 class InpaintingMetrics(L.Callback):
-    """Logs ``{val,test}/{psnr,ssim,l1,psnr_hole,l1_hole,grad_l1_hole}`` on the composited output.
+    """Logs ``{val,test}/{psnr,ssim,l1,psnr_hole,l1_hole,grad_l1_hole}`` on the composited output, and at test
+    time ``test/bins/<hole-area bin>/{psnr,ssim,l1,l1_hole,psnr_hole,count}``.
 
     The step functions return {"composite": …}; the metrics see it and the target mapped to [0, 1]. States
     are summed across DDP processes by torchmetrics before ``compute``.
     """
 
-    def __init__(self, ssim_kernel: int = 11, ssim_sigma: float = 1.5) -> None:
+    def __init__(self, ssim_kernel: int = 11, ssim_sigma: float = 1.5, hole_area_bins: bool = True) -> None:
         self.ssim_kernel, self.ssim_sigma = ssim_kernel, ssim_sigma
+        self.hole_area_bins = hole_area_bins
         self.metrics: dict[str, MetricCollection] = {}
 
     def _get(self, stage: str, device: torch.device) -> MetricCollection:
         if stage not in self.metrics:
             self.metrics[stage] = inpainting_metrics(self.ssim_kernel, self.ssim_sigma)
+            if self.hole_area_bins and stage == "test":  # per-bin numbers are a test-time report
+                self.metrics[stage].add_metrics({"bins": HoleAreaBinnedMetrics(ssim_kernel=self.ssim_kernel,
+                                                                                ssim_sigma=self.ssim_sigma)})
         return self.metrics[stage].to(device)
 
     def _update(self, stage: str, pl_module: L.LightningModule, outputs: Any, batch: Mapping[str, Tensor]) -> None:
@@ -114,7 +175,7 @@ class InpaintingMetrics(L.Callback):
         pred, target = to_unit(outputs["composite"].float()), to_unit(batch["image"].float())
         mask = batch["mask"].float()
         for name, metric in self._get(stage, pl_module.device).items():
-            if name in HOLE_METRICS:
+            if name in HOLE_METRICS or name == "bins":
                 metric.update(pred, target, mask)
             else:
                 metric.update(pred, target)
@@ -122,7 +183,10 @@ class InpaintingMetrics(L.Callback):
     def _log(self, stage: str, pl_module: L.LightningModule) -> None:
         if stage not in self.metrics:
             return
-        values = self.metrics[stage].compute()
+        values = {}
+        for name, metric in self.metrics[stage].items():
+            value = metric.compute()
+            values.update(value if isinstance(value, dict) else {name: value})
         self.metrics[stage].reset()
         for name, value in values.items():
             pl_module.log(f"{stage}/{name}", value.float(), sync_dist=False)

@@ -51,8 +51,10 @@ class MaskedImages(Dataset):
     which Lightning seeds per worker.
     """
 
-    def __init__(self, images: Dataset, mask_generator: MaskGenerator, frozen: bool, seed: int = 0) -> None:
+    def __init__(self, images: Dataset, mask_generator: MaskGenerator, frozen: bool, seed: int = 0,
+                 mask_set: Any = None) -> None:
         self.images, self.mask_generator, self.frozen, self.seed = images, mask_generator, frozen, seed
+        self.mask_set = mask_set  # a FrozenMasks folder: sample i gets mask i (mod the set's size)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -60,16 +62,32 @@ class MaskedImages(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = dict(self.images[index])
         image = item["image"]
-        g = torch.Generator().manual_seed(frozen_seed(self.seed, index)) if self.frozen else None
-        mask = self.mask_generator(1, image.shape[-2], image.shape[-1], generator=g)[0]
-        if mask.shape != (1, *image.shape[-2:]):
-            raise InpaintlabError(
-                f"mask generator {type(self.mask_generator).__name__} returned a mask of shape {tuple(mask.shape)} "
-                f"for an image of shape {tuple(image.shape)}; expected 1×{image.shape[-2]}×{image.shape[-1]}"
-            )
+        mask = self._masks([index], image.shape[-2], image.shape[-1])[0]
         item["mask"] = mask.to(image.dtype)
         item["index"] = index
         return item
+
+    def _masks(self, indices: list[int], h: int, w: int) -> Tensor:
+        n = len(indices)
+        if self.frozen and self.mask_set is not None:
+            masks = torch.stack([self.mask_set[i % len(self.mask_set)] for i in indices])
+            source = f"mask set {self.mask_set.root}"
+        elif self.frozen:
+            masks = torch.cat(
+                [self.mask_generator(1, h, w, generator=torch.Generator().manual_seed(frozen_seed(self.seed, i)))
+                 for i in indices]
+            )
+            source = f"mask generator {type(self.mask_generator).__name__}"
+        else:
+            masks = self.mask_generator(n, h, w)
+            source = f"mask generator {type(self.mask_generator).__name__}"
+        if masks.shape != (n, 1, h, w):
+            hint = f" (write a set of {h}×{w} masks: inpaintlab-make-masks --size ...)" if "set" in source else ""
+            raise InpaintlabError(
+                f"{source} gave masks of shape {tuple(masks.shape)} for {n} images of {h}×{w}; "
+                f"expected {n}×1×{h}×{w}{hint}"
+            )
+        return masks
 
     def __getitems__(self, indices: list[int]) -> dict[str, Any]:
         """Build the whole batch: one mask-generator call per training batch (so ``per_batch`` masks and
@@ -78,19 +96,8 @@ class MaskedImages(Dataset):
             batch = dict(self.images.get_batch(indices))
         else:
             batch = default_collate([self.images[i] for i in indices])
-        n, _, h, w = batch["image"].shape
-        if self.frozen:
-            masks = torch.cat(
-                [self.mask_generator(1, h, w, generator=torch.Generator().manual_seed(frozen_seed(self.seed, i)))
-                 for i in indices]
-            )
-        else:
-            masks = self.mask_generator(n, h, w)
-        if masks.shape != (n, 1, h, w):
-            raise InpaintlabError(
-                f"mask generator {type(self.mask_generator).__name__} returned masks of shape {tuple(masks.shape)} "
-                f"for {n} images of {h}×{w}; expected {n}×1×{h}×{w}"
-            )
+        h, w = batch["image"].shape[-2:]
+        masks = self._masks(indices, h, w)
         batch["mask"] = masks.to(batch["image"].dtype)
         batch["index"] = torch.as_tensor(indices)
         return batch
@@ -102,7 +109,10 @@ class InpaintingDataModule(L.LightningDataModule):
     ``dataset`` is a factory called as ``dataset(root=root, split=name)`` (a Hydra ``_partial_`` node; ``root``
     is the dataset's folder, ``data.root`` on the command line). When
     ``val_split`` is None the validation set is ``val_size`` images held out of the training split with a
-    fixed seed; ``test_size`` optionally keeps the first N test images (e.g. the 500-image CelebA test set).
+    fixed seed (with a ``val_split``, ``val_size`` > 0 keeps its first N images); ``test_size`` optionally keeps
+    the first N test images (e.g. the 500-image CelebA test set). ``eval_masks`` names a frozen mask folder
+    (``inpaintlab-make-masks``, or NVIDIA's irregular masks) used for validation and test instead of the
+    seeded generator.
     """
 
     def __init__(
@@ -121,6 +131,7 @@ class InpaintingDataModule(L.LightningDataModule):
         test_split: str = "test",
         val_size: int = 0,
         test_size: int | None = None,
+        eval_masks: str | None = None,
         eval_mask_seed: int = 2024,
         split_seed: int = 0,
     ) -> None:
@@ -138,6 +149,7 @@ class InpaintingDataModule(L.LightningDataModule):
         self.prefetch_factor = prefetch_factor if self.num_workers > 0 else None
         self.splits = {"train": train_split, "val": val_split, "test": test_split}
         self.val_size, self.test_size = int(val_size), test_size
+        self.eval_masks = eval_masks
         self.eval_mask_seed, self.split_seed = eval_mask_seed, split_seed
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
@@ -146,11 +158,20 @@ class InpaintingDataModule(L.LightningDataModule):
     def _split(self, name: str) -> Dataset:
         return self.dataset_factory(split=name) if self.root is None else self.dataset_factory(root=self.root, split=name)
 
+    def _mask_set(self):
+        if not self.eval_masks:
+            return None
+        from inpaintlab.data.mask_sets import FrozenMasks
+
+        return FrozenMasks(self.eval_masks)
+
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and self.train_set is None:
             train = self._split(self.splits["train"])
             if self.splits["val"] is not None:
                 val = self._split(self.splits["val"])
+                if 0 < self.val_size < len(val):  # e.g. CelebA's 19,867 validation faces: score a fixed subset
+                    val = IndexSubset(val, range(self.val_size))
             elif self.val_size > 0:
                 if self.val_size >= len(train):
                     raise InpaintlabError(
@@ -161,13 +182,15 @@ class InpaintingDataModule(L.LightningDataModule):
             else:
                 raise InpaintlabError("no validation data: set data.val_split to a split name or data.val_size > 0")
             self.train_set = MaskedImages(train, self.mask_generator, frozen=False)
-            self.val_set = MaskedImages(val, self.mask_generator, frozen=True, seed=self.eval_mask_seed)
+            self.val_set = MaskedImages(val, self.mask_generator, frozen=True, seed=self.eval_mask_seed,
+                                        mask_set=self._mask_set())
             log.info("train: %d images, val: %d images", len(self.train_set), len(self.val_set))
         if stage in (None, "test") and self.test_set is None:
             test = self._split(self.splits["test"])
             if self.test_size is not None:
                 test = IndexSubset(test, range(min(int(self.test_size), len(test))))
-            self.test_set = MaskedImages(test, self.mask_generator, frozen=True, seed=self.eval_mask_seed + 1)
+            self.test_set = MaskedImages(test, self.mask_generator, frozen=True, seed=self.eval_mask_seed + 1,
+                                         mask_set=self._mask_set())
             log.info("test: %d images", len(self.test_set))
 
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
