@@ -11,6 +11,7 @@ Accepted files (``torch.load``-able, or ``.npz`` of TF variables):
 from __future__ import annotations
 
 import pickle
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,23 @@ def _read(path: Path, trusted: bool) -> Any:
 
         with np.load(path) as data:
             return {k: torch.from_numpy(data[k]) for k in data.files}
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if not zipfile.is_zipfile(path) and head[:1] != b"\x80":  # neither torch's zip format nor a legacy pickle
+        raise ValueError(f"{path} is not a PyTorch weights file (.pth/.pt/.ckpt) or a .npz of TF variables")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        if "weights_only" not in str(err) and "Unsupported global" not in str(err):
+            raise ValueError(f"{path} is corrupt or not a PyTorch weights file ({err})") from err
         if not trusted:
             raise ValueError(
                 f"{path} holds Python objects beyond tensors (e.g. a Lightning checkpoint's "
                 "hyper-parameters), which a safe load refuses; pass trusted=True if you trust this file"
             ) from err
         return torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError) as err:
+        raise ValueError(f"{path} is corrupt or truncated: {err}") from err
 
 
 def _is_tensor_dict(obj: Any) -> bool:
