@@ -9,7 +9,8 @@ FMNIST_DIR := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga bench-train bench-data clean
+.PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
+	reproduce-crfill bench-train bench-data bench-attention bench-deepfill bench-crfill clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -46,6 +47,29 @@ reproduce-ga: $(STAMP) ## gradient-attention paper at paper scale: ga_mnist, ga_
 	$(BIN)/inpaintlab-train -m experiment=ga_mnist model.losses.inp.alpha=0,1 $(ARGS)
 	$(BIN)/inpaintlab-train -m experiment=ga_celeba model.losses.inp.alpha=0,1 $(ARGS)
 	$(BIN)/inpaintlab-train -m experiment=ga_celeba_adv model.losses.inp.alpha=0,0.3,1 $(ARGS)
+
+reproduce-deepfill-v1: $(STAMP) ## DeepFill v1 at paper scale: deepfill_v1_places2 and deepfill_v1_celeba
+	$(BIN)/inpaintlab-train experiment=deepfill_v1_places2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=deepfill_v1_celeba $(ARGS)
+
+reproduce-deepfill-v2: $(STAMP) ## DeepFill v2 at paper scale: deepfill_v2_places2 and deepfill_v2_celeba
+	$(BIN)/inpaintlab-train experiment=deepfill_v2_places2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=deepfill_v2_celeba $(ARGS)
+
+reproduce-crfill: $(STAMP) ## CR-Fill at paper scale: Baseline, Baseline+CR, DeepFillv2-CA+CR (Places2), CR-Fill on ImageNet
+	$(BIN)/inpaintlab-train experiment=crfill_baseline_places2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=crfill_places2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=crfill_deepfillv2_ca_cr_places2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=crfill_imagenet $(ARGS)
+
+bench-crfill: $(STAMP) ## CR-Fill Table 5: DeepFill v2 (CA) vs CR-Fill forward at 512/1024/2048, into experiments/crfill/README.md
+	$(BIN)/python benchmarks/bench_crfill.py $(ARGS)
+
+bench-attention: $(STAMP) ## contextual attention alone: time, GFLOP/s vs matmul, peak memory at 256..2048
+	$(BIN)/python experiments/deepfill/bench_attention.py --sizes 256 512 1024 2048 $(ARGS)
+
+bench-deepfill: $(STAMP) ## DeepFill v2 forward time + peak memory at 256..2048, attention on/off, the layer alone
+	$(BIN)/python benchmarks/bench_deepfill.py --markdown experiments/deepfill/bench.md $(ARGS)
 
 bench-train: $(STAMP) ## time training steps per second of ga_mnist on this machine
 	$(BIN)/python benchmarks/bench_train.py

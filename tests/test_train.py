@@ -27,6 +27,47 @@ def _metrics_rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+# Per-experiment clamps for the generic 4-step CPU run (< 60 s each on 2 cores); the real configs stay as the
+# papers say. The tiny Places2 / ImageNet layouts hold 8 / 6 training images (hence val_size=2), and the
+# DeepFill-family generators (cnum 48) run at 64² instead of 256²; DeepFill v2's 128² box shrinks with them.
+_CRFILL_CLAMP = ["data.dataset.image_size=64", "data.val_size=2"]
+_DEEPFILL_V1_CLAMP = ["data.dataset.image_size=128", "data.val_size=2", "mask.height=64", "mask.width=64",
+                      "mask.max_delta=16", "model.generator.cnum=16", "model.discriminator.cnum=16"]
+_DEEPFILL_V2_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "mask.generators.box.height=32",
+                      "mask.generators.box.width=32", "mask.generators.box.max_delta=8"]
+EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
+    "crfill_places2": _CRFILL_CLAMP,
+    "crfill_baseline_places2": _CRFILL_CLAMP,
+    "crfill_imagenet": _CRFILL_CLAMP,
+    "crfill_places2_official": _CRFILL_CLAMP,
+    "crfill_deepfillv2_ca_cr_places2": [*_CRFILL_CLAMP, "mask.generators.box.height=32",
+                                        "mask.generators.box.width=32", "mask.generators.box.max_delta=8"],
+    # DeepFill v1: 128² (its mirror padding needs the 1/4-scale map wider than the dilation 16), 64² box, and
+    # the critics' dense layers follow (global_size = image size, local_size = mask.height); widths ÷2 and ÷4
+    # because every one of the 5·4 batches runs the generator and both critics (with the double-backward GP).
+    "deepfill_v1_places2": _DEEPFILL_V1_CLAMP,
+    "deepfill_v1_celeba": _DEEPFILL_V1_CLAMP,
+    "deepfill_v2_places2": _DEEPFILL_V2_CLAMP,
+    "deepfill_v2_celeba": _DEEPFILL_V2_CLAMP,
+}
+
+
+def _object_shapes(factory) -> Path:
+    """A folder of three elliptical object masks (CR-Fill's object-shape masks), built once per session."""
+    import numpy as np
+    from PIL import Image
+
+    cache = getattr(factory, "_inpaintlab_object_shapes", None)
+    if cache is None:
+        cache = factory.mktemp("object_shapes")
+        yy, xx = np.mgrid[0:64, 0:64]
+        for i in range(3):
+            shape = ((yy - 30) / 12) ** 2 + ((xx - 30) / (6 + 3 * i)) ** 2 <= 1
+            Image.fromarray(shape.astype(np.uint8) * 255).save(cache / f"{i}.png")
+        factory._inpaintlab_object_shapes = cache
+    return cache
+
+
 def _clamped(experiment: str, tmp_path: Path, factory, extra=()) -> "DictConfig":  # noqa: F821
     probe = compose_config([f"experiment={experiment}"], tmp_path)
     root = data_root_for(probe, factory)
@@ -35,6 +76,7 @@ def _clamped(experiment: str, tmp_path: Path, factory, extra=()) -> "DictConfig"
                  "data.eval_batch_size=4", *CPU_CLAMP, *extra]
     if probe.data.get("val_split") is None:
         overrides.append("data.val_size=8")
+    overrides += EXPERIMENT_OVERRIDES.get(experiment, [])
     return compose_config(overrides, tmp_path)
 
 
@@ -43,7 +85,8 @@ def test_every_experiment_is_tested():
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiment_trains_on_cpu(experiment, tmp_path, tmp_path_factory):
+def test_experiment_trains_on_cpu(experiment, tmp_path, tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("OBJECT_SHAPES_ROOT", str(_object_shapes(tmp_path_factory)))  # CR-Fill's mask mixtures
     cfg = _clamped(experiment, tmp_path, tmp_path_factory)
     metrics = train(cfg)
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()

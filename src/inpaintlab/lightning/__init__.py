@@ -1,5 +1,6 @@
 """LightningModules: one base InpaintingModule, papers subclass it with small hooks."""
 
+from inpaintlab.lightning.crfill_module import CRFillModule
 from inpaintlab.lightning.inpainting_module import InpaintingModule, composite
 
-__all__ = ["InpaintingModule", "composite"]
+__all__ = ["CRFillModule", "InpaintingModule", "composite"]

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from inpaintlab.errors import ConfigError
+
 Logits = Tensor | Mapping[str, Tensor]
 
 
@@ -64,17 +66,27 @@ class NonSaturatingGANLoss(AdversarialLoss):
 
 
 class HingeGANLoss(AdversarialLoss):
-    """SN-PatchGAN hinge loss (DeepFill v2 Sec. 3.2 Eq. for L_D, L_G = −E[D(G(z))]).
+    """SN-PatchGAN hinge loss (DeepFill v2 Sec. 3.2 Eq. for L_D, L_G = −E[D(G(z))]; CR-Fill Eq. 1 and 3).
 
-    ``d_scale`` multiplies both discriminator hinges: 1 in the paper, 0.5 in the official code.
+    ``d_scale`` multiplies both discriminator hinges: 1 in the papers, 0.5 in DeepFill v2's official code.
+    ``generator_form``: "mean" is −E[D(fake)] (DeepFill v2; CR-Fill's official code), "hinge" is
+    E[ReLU(1 − D(fake))], CR-Fill's Eq. 3 as printed.
     """
 
-    def __init__(self, weight: float = 1.0, d_scale: float = 1.0) -> None:
+    GENERATOR_FORMS = ("mean", "hinge")
+
+    def __init__(self, weight: float = 1.0, d_scale: float = 1.0, generator_form: str = "mean") -> None:
         super().__init__(weight=weight)
+        if generator_form not in self.GENERATOR_FORMS:
+            raise ConfigError(f"HingeGANLoss generator_form must be one of {self.GENERATOR_FORMS}, got {generator_form!r}")
         self.d_scale = float(d_scale)
+        self.generator_form = generator_form
 
     def _g(self, fake: Tensor) -> Tensor:
-        return -fake.mean()
+        return F.relu(1.0 - fake).mean() if self.generator_form == "hinge" else -fake.mean()
+
+    def extra_repr(self) -> str:
+        return f"weight={self.weight}, d_scale={self.d_scale}, generator_form={self.generator_form!r}"
 
     def _d(self, real: Tensor, fake: Tensor) -> Tensor:
         return self.d_scale * (F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean())

@@ -1,0 +1,151 @@
+"""`make bench-deepfill`: what contextual attention costs the DeepFill v2 generator (feeds CR-Fill's Table 5).
+
+For every image side S: the DeepFill v2 generator's forward pass (eval, batch 1, no grad) with the attention
+branch on (``deepfill_v2()``) and off (``deepfill_v2(attention=False)``: the same topology, pmconv6 feeding
+pmconv9 directly), the ratio of the two, and the contextual attention layer alone on the features the generator
+gives it (96 × S/4 × S/4, the S×S mask). Time is the median over ``--repeats`` passes after one warm-up pass;
+memory is the peak of each measurement's own fresh process (CUDA: max_memory_allocated; CPU: peak RSS, with the
+part the forward passes added in parentheses). The hole is a centred square of side ``--hole``·S.
+The layer's GFLOP/s (the multiply-adds it did, ×2; patches the mask excludes are skipped) is compared with
+this machine's fp32 matmul throughput, measured in this process before the sizes run.
+
+    python benchmarks/bench_deepfill.py --sizes 256 512 1024 2048 --device cpu --markdown experiments/deepfill/bench_cpu.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import sys
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from inpaintlab.models.coarse_to_fine import deepfill_v2
+from inpaintlab.nn.contextual_attention import ContextualAttention
+from inpaintlab.utils.benchmark import ForwardMeasurement, attention_inputs, matmul_gflops, measure_forward
+
+# the generator's own layer: official contextual_attention(x, x, mask_s, 3, 1, rate=2), fuse on
+CA_KWARGS = {"ksize": 3, "stride": 1, "rate": 2, "fuse_k": 3, "softmax_scale": 10.0, "fuse": True, "n_down": 2}
+CA_CHANNELS = 96  # DeepFill v2 pmconv6: cnum 48 × 4, halved by gating
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(device)
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {torch.get_num_threads()} threads"
+
+
+def _mem(m: ForwardMeasurement, cpu: bool) -> str:
+    if m.peak_mb is None:
+        return "—"
+    return f"{m.peak_mb:,.0f} (+{m.extra_mb:,.0f})" if cpu and m.extra_mb is not None else f"{m.peak_mb:,.0f}"
+
+
+def _time(m: ForwardMeasurement) -> str:
+    return f"{m.median_s:.3f}" if m.ok else f"failed: {m.error}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}×" if a and b else "—"
+
+
+def measure_size(size: int, args: argparse.Namespace) -> dict[str, ForwardMeasurement]:
+    common = {"device": args.device, "repeats": args.repeats, "hole": args.hole, "budget_s": args.budget_s,
+              "timeout_s": args.timeout_s, "threads": args.threads or None}
+    return {
+        "on": measure_forward(deepfill_v2, size, **common),
+        "off": measure_forward(partial(deepfill_v2, attention=False), size, **common),
+        "layer": measure_forward(partial(ContextualAttention, **CA_KWARGS), size,
+                                 inputs_fn=partial(attention_inputs, channels=CA_CHANNELS), **common),
+    }
+
+
+HEADER = (
+    "| S | v2, CA on: s | peak MiB | v2, CA off: s | peak MiB | on/off time | on/off peak | CA layer: s "
+    "| peak MiB | CA share of v2 | CA GFLOP/s | CA / matmul |"
+)
+
+
+def row(size: int, r: dict[str, ForwardMeasurement], mm: float, cpu: bool) -> tuple[str, dict]:
+    on, off, layer = r["on"], r["off"], r["layer"]
+    flops = layer.stats.get(".", {}).get("flops") if layer.ok else None
+    gflops = flops / layer.median_s / 1e9 if flops else None
+    cells = [
+        f"{size}",
+        _time(on), _mem(on, cpu), _time(off), _mem(off, cpu),
+        _ratio(on.median_s if on.ok else None, off.median_s if off.ok else None),
+        _ratio(on.peak_mb if on.ok else None, off.peak_mb if off.ok else None),
+        _time(layer), _mem(layer, cpu),
+        f"{100 * layer.median_s / on.median_s:.0f} %" if layer.ok and on.ok else "—",
+        f"{gflops:.1f}" if gflops else "—",
+        f"{100 * gflops / mm:.0f} %" if gflops and mm else "—",
+    ]
+    record = {"size": size, **{k: v.to_dict() for k, v in r.items()}, "ca_gflops": gflops, "matmul_gflops": mm}
+    return "| " + " | ".join(cells) + " |", record
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048], help="image sides S")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu, cuda, cuda:N")
+    p.add_argument("--repeats", type=int, default=3, help="timed passes per measurement (median reported)")
+    p.add_argument("--budget-s", type=float, default=300.0, help="stop repeating a measurement after this many s")
+    p.add_argument("--timeout-s", type=float, default=None, help="kill a measurement after this many s")
+    p.add_argument("--hole", type=float, default=0.5, help="centred square hole, side as a fraction of S")
+    p.add_argument("--threads", type=int, default=0, help="torch threads in each measurement (0: torch default)")
+    p.add_argument("--markdown", default="", help="also write the table (with the machine's description) here")
+    p.add_argument("--json", default="", help="also write every measurement here")
+    args = p.parse_args(argv)
+    bad = [s for s in args.sizes if s < 8 or s % 8]
+    if bad:
+        p.error(f"sizes must be multiples of 8 (the generator's stride), got {bad}")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: CUDA is not available on this machine")
+    cpu = not args.device.startswith("cuda")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not cpu:
+        torch.backends.cuda.matmul.allow_tf32 = False  # the fp32 throughput the layer is compared with
+    mm = matmul_gflops(args.device, 3.0)
+    device = _device_name(args.device)
+    intro = (
+        f"DeepFill v2 generator, batch 1, eval, no grad, centred {args.hole:g}·S square hole, median of "
+        f"{args.repeats} after 1 warm-up, each measurement in a fresh process. Device: {args.device} ({device}); "
+        f"torch {torch.__version__}; fp32 matmul {mm:.0f} GFLOP/s; "
+        f"memory: {'peak RSS of the process (what the forward passes added)' if cpu else 'max_memory_allocated'}; "
+        f"{dt.date.today().isoformat()}."
+    )
+    print(intro, flush=True)
+    print(HEADER, flush=True)
+    sep = "|" + "|".join(["---:"] * (HEADER.count("|") - 1)) + "|"
+    print(sep, flush=True)
+    lines, records = [], []
+    for size in args.sizes:
+        line, record = row(size, measure_size(size, args), mm, cpu)
+        print(line, flush=True)
+        lines.append(line)
+        records.append(record)
+    if args.markdown:
+        path = Path(args.markdown)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cmd = "python benchmarks/bench_deepfill.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        path.write_text(f"{intro}\n\n`{cmd}`\n\n{HEADER}\n{sep}\n" + "\n".join(lines) + "\n")
+        print(f"wrote {path}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"intro": intro, "rows": records}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
