@@ -34,14 +34,14 @@ fashion-mnist: ## install Debian's dataset-fashion-mnist (the demo's data) when 
 demo: $(STAMP) fashion-mnist ## train ga_mnist on Fashion-MNIST for alpha=0 and 1, evaluate, write outputs/demo/
 	$(BIN)/inpaintlab-demo
 
-test: $(STAMP) ## run the test suite (CPU, about 10 minutes on 2 cores)
+test: $(STAMP) ## run the test suite (CPU, a few minutes on 2 cores)
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## run the slow checks too (paper-claim reproductions on small budgets)
 	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff over src and tests
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks experiments
 
 reproduce-ga: $(STAMP) ## gradient-attention paper at paper scale: ga_mnist, ga_celeba, ga_celeba_adv over alpha
 	$(BIN)/inpaintlab-train -m experiment=ga_mnist model.losses.inp.alpha=0,1 $(ARGS)

@@ -76,13 +76,13 @@ def time_masks(gen, size: int, seconds: float, batch: int = 16) -> float:
 
 
 def time_loader(root: Path, workers: int, batches: int, batch_size: int = 16) -> float:
-    from inpaintlab.data.datamodule import MaskedImages
+    from inpaintlab.data.datamodule import MaskedImages, collate
     from inpaintlab.data.images import Places2
     from inpaintlab.data.masks import FreeFormMask
 
     ds = MaskedImages(Places2(root, "train", image_size=256), FreeFormMask(), frozen=False)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=workers,
-                                         drop_last=True, persistent_workers=workers > 0)
+                                         drop_last=True, persistent_workers=workers > 0, collate_fn=collate)
     it = iter(loader)
     next(it)  # worker start-up and first batch excluded: steady state only
     n, start = 0, time.perf_counter()

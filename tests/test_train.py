@@ -68,7 +68,7 @@ def _object_shapes(factory) -> Path:
     return cache
 
 
-def _clamped(experiment: str, tmp_path: Path, factory, extra=()) -> "DictConfig":  # noqa: F821
+def _clamped(experiment: str, tmp_path: Path, factory, extra=()) -> DictConfig:  # noqa: F821
     probe = compose_config([f"experiment={experiment}"], tmp_path)
     root = data_root_for(probe, factory)
     GlobalHydra.instance().clear()

@@ -23,29 +23,7 @@ import subprocess
 import sys
 import time
 
-
-def _sync(device: str) -> None:
-    import torch
-
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def matmul_gflops(device: str, seconds: float, n: int = 2048) -> float:
-    """Plain fp32 n×n×n matmul throughput, averaged over about ``seconds`` of back-to-back products (the CPU
-    may be shared: measuring about as long as the layer ran sees about the same contention)."""
-    import torch
-
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    c = a @ b
-    _sync(device)
-    count, t0 = 0, time.perf_counter()
-    while count < 3 or time.perf_counter() - t0 < seconds:
-        torch.matmul(a, b, out=c)
-        count += 1
-        _sync(device)
-    return 2 * n**3 * count / (time.perf_counter() - t0) / 1e9
+from inpaintlab.utils.benchmark import _sync, matmul_gflops
 
 
 def child(args: argparse.Namespace) -> dict:

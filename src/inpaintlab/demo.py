@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     records = []
     for a, run_dir in zip(args.alphas, run_dirs):
         m = json.loads((run_dir / "metrics.json").read_text())
-        rec = {"alpha": a, **{k.removeprefix("test/"): v for k, v in m.items() if k.startswith("test/")}}
+        rec = {"alpha": a, **{k.removeprefix("test/"): v for k, v in m.items()
+                              if k.startswith("test/") and not k.startswith("test/bins/")}}
         rec["checkpoint"] = str(best_checkpoint(run_dir))
         records.append(rec)
     (out / "results.json").write_text(json.dumps(records, indent=2))

@@ -399,7 +399,7 @@ def run_config_args(config: Path, model: str) -> dict[str, Any]:
     try:
         cfg = OmegaConf.to_container(OmegaConf.load(config), resolve=True)
     except Exception as e:  # noqa: BLE001 - any parse/resolve problem means "unusable", said in one line
-        raise InpaintInputError(f"cannot read the run config {config}: {e} (pass --no-run-config to skip it)")
+        raise InpaintInputError(f"cannot read the run config {config}: {e} (pass --no-run-config to skip it)") from e
     node = (cfg.get("model") or {}).get("generator") if isinstance(cfg, dict) else None
     if not isinstance(node, dict) or "_target_" not in node:
         raise InpaintInputError(

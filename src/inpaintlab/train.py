@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+import lightning as L
 from inpaintlab.errors import ConfigError
 from inpaintlab.utils.runtime import guarded, instantiate_nodes, register_resolvers, save_resolved_config
 

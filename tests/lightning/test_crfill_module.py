@@ -20,8 +20,7 @@ from helpers import compose_config
 from inpaintlab import pretrained
 from inpaintlab.errors import ConfigError
 from inpaintlab.lightning.crfill_module import CRFillModule
-from inpaintlab.losses import HingeGANLoss
-from inpaintlab.losses import L1Loss
+from inpaintlab.losses import HingeGANLoss, L1Loss
 from inpaintlab.losses.contextual_reconstruction import ContextualReconstructionLoss
 from inpaintlab.models.coarse_to_fine import crfill
 from inpaintlab.models.crfill_aux import CRFillAuxNet, convert_crfill_aux_state_dict

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-import lightning as L
 import torch
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
+import lightning as L
 from inpaintlab.callbacks.metrics import to_unit
 
 log = logging.getLogger(__name__)

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import lightning as L
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+import lightning as L
 from inpaintlab.errors import InpaintlabError
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import lightning as L
 import torch
 from torch import Tensor, nn
 
+import lightning as L
 from inpaintlab.errors import ConfigError
 from inpaintlab.losses.adversarial import AdversarialLoss
 from inpaintlab.losses.base import LossTerm
