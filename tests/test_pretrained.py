@@ -1,21 +1,14 @@
 import argparse
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import reference_fixture
 from inpaintlab import pretrained
 from inpaintlab.models.coarse_to_fine import crfill, deepfill_v1
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-
-
-def _fixture_path(name: str) -> Path:
-    path = REFERENCE / name
-    if not path.is_file():
-        pytest.fail(f"reference fixture {path} is missing: these tests need <repo root>/../shared/reference")
-    return path
+_fixture_path = reference_fixture
 
 
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:

@@ -1,10 +1,10 @@
 """CR-Fill contextual reconstruction loss: fixture parity, the allowed-patch rule, gradient wiring."""
 
-from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import reference_fixture
 from inpaintlab.losses.adversarial import HingeGANLoss
 from inpaintlab.losses.contextual_reconstruction import (
     ContextualReconstructionLoss,
@@ -17,16 +17,9 @@ from inpaintlab.models.coarse_to_fine import crfill
 from inpaintlab.models.crfill_aux import CRFillAuxNet, convert_crfill_aux_state_dict
 from inpaintlab.models.patch_discriminators import SNPatchGAN
 
-REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
-
 
 def _fixture() -> dict:
-    path = REFERENCE / "crfill_generator.pt"
-    if not path.is_file():
-        pytest.fail(
-            f"reference fixture {path} is missing: the repository must sit beside ../shared/reference"
-        )
-    return torch.load(path)
+    return torch.load(reference_fixture("crfill_generator.pt"))
 
 
 def _hand_mask() -> torch.Tensor:

@@ -1,8 +1,8 @@
-from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import reference_fixture
 from inpaintlab.models.coarse_to_fine import (
     OFFICIAL_LAYERS,
     CoarseToFineGenerator,
@@ -11,16 +11,9 @@ from inpaintlab.models.coarse_to_fine import (
     deepfill_v2,
 )
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-
 
 def _fixture(name: str) -> dict:
-    path = REFERENCE / name
-    if not path.is_file():
-        pytest.fail(
-            f"reference fixture {path} is missing: these parity tests need <repo root>/../shared/reference"
-        )
-    return torch.load(path)
+    return torch.load(reference_fixture(name))
 
 
 def _inputs(b: int, h: int, w: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,18 +1,16 @@
 """CR-Fill auxiliary encoder-decoder: patch pasting, shapes, official key mapping."""
 
-from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import reference_fixture
 from inpaintlab.models.crfill_aux import (
     CRFILL_KEY_MAP,
     CRFillAuxNet,
     convert_crfill_aux_state_dict,
     paste_patches,
 )
-
-REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
 
 
 def test_paste_identity_sums_or_averages_overlaps():
@@ -51,12 +49,7 @@ def test_aux_net_shapes_and_range():
 
 
 def test_official_key_mapping_loads_the_fixture_strictly():
-    path = REFERENCE / "crfill_generator.pt"
-    if not path.is_file():
-        pytest.fail(
-            f"reference fixture {path} is missing: the repository must sit beside ../shared/reference"
-        )
-    sd = torch.load(path)["state_dict"]
+    sd = torch.load(reference_fixture("crfill_generator.pt"))["state_dict"]
     converted = convert_crfill_aux_state_dict(sd)
     net = CRFillAuxNet()
     net.load_state_dict(converted, strict=True)

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import reference_fixture
 from inpaintlab.nn.contextual_attention import ContextualAttention, flow_to_color, tf_nearest_downsample
-
-
-def shared_reference(name: str) -> Path:
-    """<repo root>/../shared/reference/<name>; fails (never skips) when it is missing."""
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / name
-    if not path.is_file():
-        pytest.fail(f"reference fixture {path} is missing: parity needs ../shared/reference beside the repo")
-    return path
 
 
 # ---------------------------------------------------------------------------------------------- dense oracle
@@ -84,7 +75,7 @@ def test_matches_reference_fixture_all_cases():
     # The fixture sits at the float32 noise floor of this layer: exact (float64) arithmetic differs from it by
     # 1.7e-5, and the reference port itself reproduces it to 1e-5 only through the same oneDNN (AVX-512)
     # convolution for the scores, which the layer uses for that reason.
-    cases = torch.load(shared_reference("contextual_attention.pt"))
+    cases = torch.load(reference_fixture("contextual_attention.pt"))
     assert len(cases) == 4
     for c in cases:
         assert c["mask_downscale"] == c["rate"] * 2**2
