@@ -146,7 +146,17 @@ def test_wandb_offline_run_files(tmp_path, tmp_path_factory):
     assert runs, f"no offline wandb run under {tmp_path / 'wandb'}"
     assert list(runs[0].glob("run-*.wandb")), "the offline run has no .wandb data file"
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    assert ckpt["inpaintlab"]["wandb_run_id"] in runs[0].name
+    run_id = ckpt["inpaintlab"]["wandb_run_id"]
+    assert run_id in runs[0].name
+    # resuming from the checkpoint continues the same wandb run (same id), without being told the id
+    GlobalHydra.instance().clear()
+    resumed = tmp_path / "resumed"
+    cfg = _clamped("ga_mnist", resumed, tmp_path_factory,
+                   extra=["logger=default", "test=false", "trainer.max_steps=6",
+                          f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}"])
+    train(cfg)
+    wandb.finish()
+    assert [p.name for p in (resumed / "wandb").glob(f"offline-run-*-{run_id}")], "the resumed run has another id"
 
 
 def test_hparams_search_ga_alpha_composes(tmp_path):
