@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import re
 import sys
 from functools import partial
@@ -31,7 +30,7 @@ from pathlib import Path
 import torch
 
 from inpaintlab.models.coarse_to_fine import crfill, deepfill_v2
-from inpaintlab.utils.benchmark import ForwardMeasurement, measure_forward
+from inpaintlab.utils.benchmark import ForwardMeasurement, device_name, measure_forward
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "experiments" / "crfill" / "README.md"
@@ -52,19 +51,6 @@ def build(model: str, ca_chunk_size: str = "default"):
         return partial(deepfill_v2)
     chunk = None if ca_chunk_size == "none" else int(ca_chunk_size)
     return partial(deepfill_v2, attention_kwargs={"chunk_size": chunk})
-
-
-def device_name(device: str) -> str:
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(device)
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return name
 
 
 def fmt_time(m: ForwardMeasurement) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import sys
 from functools import partial
 from pathlib import Path
@@ -26,25 +25,11 @@ import torch
 
 from inpaintlab.models.coarse_to_fine import deepfill_v2
 from inpaintlab.nn.contextual_attention import ContextualAttention
-from inpaintlab.utils.benchmark import ForwardMeasurement, attention_inputs, matmul_gflops, measure_forward
+from inpaintlab.utils.benchmark import ForwardMeasurement, attention_inputs, device_name, matmul_gflops, measure_forward
 
 # the generator's own layer: official contextual_attention(x, x, mask_s, 3, 1, rate=2), fuse on
 CA_KWARGS = {"ksize": 3, "stride": 1, "rate": 2, "fuse_k": 3, "softmax_scale": 10.0, "fuse": True, "n_down": 2}
 CA_CHANNELS = 96  # DeepFill v2 pmconv6: cnum 48 × 4, halved by gating
-
-
-def _device_name(device: str) -> str:
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(device)
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {torch.get_num_threads()} threads"
 
 
 def _mem(m: ForwardMeasurement, cpu: bool) -> str:
@@ -119,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     if not cpu:
         torch.backends.cuda.matmul.allow_tf32 = False  # the fp32 throughput the layer is compared with
     mm = matmul_gflops(args.device, 3.0)
-    device = _device_name(args.device)
+    device = f"{device_name(args.device)}, {torch.get_num_threads()} threads"
     intro = (
         f"DeepFill v2 generator, batch 1, eval, no grad, centred {args.hole:g}·S square hole, median of "
         f"{args.repeats} after 1 warm-up, each measurement in a fresh process. Device: {args.device} ({device}); "

@@ -37,11 +37,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = [
     "ForwardMeasurement",
     "attention_inputs",
+    "device_name",
     "inpainting_inputs",
     "matmul_gflops",
     "measure_forward",
@@ -94,6 +96,23 @@ def inpainting_inputs(size: int, device: Any = "cpu", batch: int = 1, hole: floa
     image = (torch.rand(batch, channels, size, size, generator=g) * 2 - 1).to(device)
     mask = centre_hole(size, batch, hole, device)
     return image * (1 - mask), mask
+
+
+def device_name(device: str) -> str:
+    """A human name for the device: the GPU's name, or the CPU model from /proc/cpuinfo."""
+    import platform
+
+    import torch
+
+    if str(device).startswith("cuda"):
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def attention_inputs(
