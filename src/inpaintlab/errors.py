@@ -11,3 +11,14 @@ class DatasetNotFoundError(InpaintlabError, FileNotFoundError):
 
 class ConfigError(InpaintlabError, ValueError):
     """A configuration value is invalid; the message names the key and what is expected."""
+
+
+def exit_code_of(prog: str, run, *args) -> int:
+    """Run an argparse CLI's ``run(*args)``; a user-facing error becomes one stderr line and status 1."""
+    import sys
+
+    try:
+        return run(*args)
+    except InpaintlabError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1

@@ -64,7 +64,7 @@ from typing import Any
 
 import numpy as np
 
-from inpaintlab.errors import ConfigError, InpaintlabError
+from inpaintlab.errors import ConfigError, InpaintlabError, exit_code_of
 
 MODELS = ("deepfill_v1", "deepfill_v2", "crfill")
 COARSE_MULTIPLE = 4  # the coarse network's two stride-2 convs
@@ -803,12 +803,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except InpaintlabError as e:
-        print(f"inpaintlab-inpaint: error: {e}", file=sys.stderr)
-        return 1
+    return exit_code_of("inpaintlab-inpaint", run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from inpaintlab.errors import ConfigError, InpaintlabError
+from inpaintlab.errors import ConfigError, InpaintlabError, exit_code_of
 
 MASK_CONF_DIR = Path(__file__).resolve().parent / "conf" / "mask"
 
@@ -146,12 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except InpaintlabError as e:
-        print(f"inpaintlab-make-masks: error: {e}", file=sys.stderr)
-        return 1
+    return exit_code_of("inpaintlab-make-masks", run, parse_args(argv))
 
 
 if __name__ == "__main__":
