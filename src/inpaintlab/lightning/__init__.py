@@ -2,5 +2,6 @@
 
 from inpaintlab.lightning.crfill_module import CRFillModule
 from inpaintlab.lightning.inpainting_module import InpaintingModule, composite
+from inpaintlab.lightning.phases import Phase, PhaseSchedule
 
-__all__ = ["CRFillModule", "InpaintingModule", "composite"]
+__all__ = ["CRFillModule", "InpaintingModule", "Phase", "PhaseSchedule", "composite"]

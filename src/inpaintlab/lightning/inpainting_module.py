@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 import lightning as L
 from inpaintlab.errors import ConfigError
+from inpaintlab.lightning.phases import DEFAULT_PHASE, Phase, PhaseSchedule
 from inpaintlab.losses.adversarial import AdversarialLoss
 from inpaintlab.losses.base import LossTerm
 
@@ -27,7 +28,7 @@ def composite(output: Tensor, image: Tensor, mask: Tensor) -> Tensor:
 
 
 @contextmanager
-def _uncounted(optimizer: Any):
+def _uncounted(optimizer: Any, active: bool = True):
     """Step an optimizer without advancing ``trainer.global_step``.
 
     Lightning counts every optimizer step of manual optimisation in ``global_step``; papers count generator
@@ -35,13 +36,26 @@ def _uncounted(optimizer: Any):
     LightningOptimizer), so ``trainer.max_steps`` means generator iterations.
     """
     before, after = getattr(optimizer, "_on_before_step", None), getattr(optimizer, "_on_after_step", None)
-    if before is not None:
+    if before is not None and active:
         optimizer._on_before_step = optimizer._on_after_step = lambda: None
     try:
         yield optimizer
     finally:
-        if before is not None:
+        if before is not None and active:
             optimizer._on_before_step, optimizer._on_after_step = before, after
+
+
+@contextmanager
+def _bn_stats_kept(module: nn.Module, active: bool):
+    """Forward in train mode without moving BatchNorm statistics: a frozen generator stays bit-identical."""
+    if not active:
+        yield
+        return
+    saved = {k: v.clone() for k, v in module.state_dict().items() if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    try:
+        yield
+    finally:
+        module.load_state_dict(saved, strict=False)
 
 
 class InpaintingModule(L.LightningModule):
@@ -51,7 +65,10 @@ class InpaintingModule(L.LightningModule):
     loss are configured); every ``n_critic``-th batch also makes one generator step (WGAN-GP Alg. 1 with
     n_critic; n_critic=1 alternates D and G on each batch as DeepFill v2 does). ``trainer.global_step``
     counts generator steps. Subclasses change the procedure through small hooks (``generator_forward``,
-    ``generator_loss``, ``adversarial_weight``, ``discriminator_inputs``) instead of copying ``training_step``.
+    ``generator_loss``, ``adversarial_weight``, ``discriminator_inputs``, ``enter_phase``) instead of copying
+    ``training_step``. ``phases`` (a :class:`~inpaintlab.lightning.phases.PhaseSchedule`) switches generator
+    steps, critic steps, the adversarial term, learning rates and frozen BatchNorm over time (GLCIC, BTGMI,
+    PConv fine-tuning); a critic-only phase counts its critic steps in ``global_step``.
     """
 
     def __init__(
@@ -66,6 +83,7 @@ class InpaintingModule(L.LightningModule):
         scheduler_d: SchedulerFactory | None = None,
         n_critic: int = 1,
         fake_input: str = "composite",
+        phases: PhaseSchedule | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -91,6 +109,61 @@ class InpaintingModule(L.LightningModule):
         self.n_critic = int(n_critic)
         self.fake_input = fake_input
         self.d_steps = 0  # discriminator steps taken; saved in checkpoints so n_critic phase survives resume
+        if phases is not None and not isinstance(phases, PhaseSchedule):
+            phases = PhaseSchedule(phases)
+        self.phases = phases
+        self._phase_index: int | None = None  # the phase whose settings are applied
+
+    # ---------------------------------------------------------------- phases
+    @property
+    def phase(self) -> Phase:
+        """The phase of the current global step (one default phase without a schedule)."""
+        return DEFAULT_PHASE if self.phases is None else self.phases.at(self.global_step)[1]
+
+    @property
+    def phase_step(self) -> int:
+        """Steps already taken in the current phase."""
+        return self.global_step if self.phases is None else self.phases.at(self.global_step)[2]
+
+    def enter_phase(self, index: int, phase: Phase) -> None:
+        """Applies a phase's learning rates at its start (and on resume); subclasses add their own switches."""
+        opt_g, opt_d = self._opts()
+        for opt, lr in ((opt_g, phase.lr_g), (opt_d, phase.lr_d)):
+            if opt is not None and lr is not None:
+                for group in opt.optimizer.param_groups if hasattr(opt, "optimizer") else opt.param_groups:
+                    group["lr"] = float(lr)
+        frozen = self._frozen_bn(phase)
+        for m in self.generator.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                for p in m.parameters(recurse=False):
+                    p.requires_grad_(m not in frozen)
+        log.info("phase %d/%d: %s", index + 1, len(self.phases or [phase]), phase.name)
+
+    def _frozen_bn(self, phase: Phase) -> set[nn.Module]:
+        """BatchNorm layers under the phase's ``freeze_bn`` prefixes of the generator (PConv Sec. 4.2)."""
+        found: set[nn.Module] = set()
+        for name, m in self.generator.named_modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and any(
+                name == p or name.startswith(p + ".") or p == "" for p in phase.freeze_bn
+            ):
+                found.add(m)
+        return found
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self.phases is not None:
+            index, phase, _ = self.phases.at(self.global_step)
+            if index != self._phase_index:
+                self._phase_index = index
+                self.enter_phase(index, phase)
+            # Lightning sets train() after every validation: frozen BatchNorm goes back to eval each batch
+            for m in self._frozen_bn(phase):
+                m.eval()
+
+    def on_fit_start(self) -> None:
+        total = self.phases.total_steps if self.phases is not None else None
+        max_steps = self.trainer.max_steps if self._trainer is not None else -1
+        if total is not None and max_steps is not None and 0 < max_steps < total:
+            log.warning("trainer.max_steps=%d ends before the phase schedule (%s, %d steps)", max_steps, self.phases, total)
 
     # ---------------------------------------------------------------- forward and hooks
     @property
@@ -141,7 +214,7 @@ class InpaintingModule(L.LightningModule):
                 logs.update(term.components(out[term.source], image, mask))
             if term.weight:
                 total = total + term.weight * value
-        if self.has_gan and self.adversarial_weight() > 0:
+        if self.has_gan and self.phase.adversarial and self.adversarial_weight() > 0:
             fake = self.fake_for_discriminator(out, image, mask)
             adv = self.adversarial.generator_loss(self.discriminator(fake, mask))
             logs["loss/adv_g"] = adv.detach()
@@ -179,18 +252,20 @@ class InpaintingModule(L.LightningModule):
         sched_g, sched_d = self._scheds()
         logs: dict[str, Tensor] = {}
         image, mask = batch["image"], batch["mask"]
-        g_step = True
+        phase = self.phase
+        g_step = phase.generator
         out: Mapping[str, Tensor] | None = None
-        if self.has_gan:
-            g_step = (self.d_steps + 1) % self.n_critic == 0
+        if self.has_gan and phase.discriminator:
+            if phase.generator:
+                g_step = (self.d_steps + 1) % self.n_critic == 0
             # the generator's graph is only needed when it steps on this batch
-            with torch.set_grad_enabled(g_step):
+            with torch.set_grad_enabled(g_step), _bn_stats_kept(self.generator, not phase.generator):
                 out = self.generator_forward(image, mask)
             self.toggle_optimizer(opt_d)
             d_total, d_logs = self.discriminator_loss(batch, out)
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d_total)
-            with _uncounted(opt_d):
+            with _uncounted(opt_d, active=phase.generator):  # a critic-only phase counts critic steps
                 opt_d.step()
             if sched_d is not None:
                 sched_d.step()
@@ -257,6 +332,8 @@ class InpaintingModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.setdefault("inpaintlab", {})
         state["d_steps"] = self.d_steps
+        if self.phases is not None:
+            state["phase"] = self.phases.at(self.global_step)[1].name
         for logger in self.loggers:
             run_id = getattr(getattr(logger, "experiment", None), "id", None) if type(logger).__name__ == "WandbLogger" else None
             if run_id:

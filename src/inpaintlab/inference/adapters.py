@@ -1,0 +1,110 @@
+"""How the one inference interface runs each family of generators: a small adapter per family.
+
+The ``Inpainter`` (``inpaintlab.inference``) owns everything common — picture and mask I/O, size handling
+(pad to ``size_multiple`` for fully convolutional nets, resize–fill–paste for nets with a ``native_size``),
+compositing (known pixels bit-exact) — and asks the generator's adapter only to *fill* a batch at the network's
+working size and, optionally, to *post-process* the composite (GLCIC's blending) or to search per image (Yeh).
+
+A family registers its adapter next to its model::
+
+    @register_adapter(MyGenerator)
+    class MyAdapter(Adapter):
+        options = {"steps": (1500, "latent-search iterations")}
+        def fill(self, image, mask): ...
+
+Generators without a registered adapter use ``Adapter``: ``generator(image·(1−mask), mask)`` → ``"output"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from inpaintlab.errors import ConfigError
+
+_REGISTRY: dict[type, type[Adapter]] = {}
+
+
+class Adapter:
+    """Runs one generator at its working size. Images are B×C×H×W in [-1, 1], masks B×1×H×W with 1 = hole.
+
+    ``size_multiple`` / ``native_size`` come from the generator's attributes of those names unless a subclass
+    overrides them. ``options`` maps each per-method knob to ``(default, help)``; the CLI (``--option k=v``),
+    the web app and ``Inpainter(..., **options)`` expose them by these names.
+    """
+
+    options: ClassVar[Mapping[str, tuple[Any, str]]] = {}
+    needs_discriminator: ClassVar[bool] = False  # Yeh's prior loss reads the critic
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module | None = None, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            known = ", ".join(self.options) or "none"
+            raise ConfigError(f"unknown inference option(s) {unknown} for {type(generator).__name__}; known: {known}")
+        if self.needs_discriminator and discriminator is None:
+            raise ConfigError(f"{type(self).__name__} needs the trained discriminator: load a checkpoint that has one")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.settings = {k: options.get(k, default) for k, (default, _) in self.options.items()}
+
+    @property
+    def size_multiple(self) -> int:
+        return int(getattr(self.generator, "size_multiple", 1))
+
+    @property
+    def native_size(self) -> tuple[int, int] | None:
+        size = getattr(self.generator, "native_size", None)
+        if size is None:
+            return None
+        return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+    @property
+    def channels(self) -> int:
+        """Image channels the generator works on: its ``image_channels``, ``channels`` or ``in_channels`` attribute."""
+        for name in ("image_channels", "channels", "in_channels"):
+            if hasattr(self.generator, name):
+                return int(getattr(self.generator, name))
+        return 3
+
+    def fill(self, image: Tensor, mask: Tensor) -> Tensor:
+        """The generator's full-size output for ``image`` (hole content ignored) — before compositing."""
+        out = self.generator(image * (1.0 - mask), mask)
+        return out["output"] if isinstance(out, Mapping) else out
+
+    def postprocess(self, image: Tensor, mask: Tensor, composite: Tensor) -> Tensor:
+        """Method-specific step on the composite (identity here; GLCIC blends). Known pixels are re-imposed after."""
+        return composite
+
+
+def register_adapter(generator_cls: type) -> Any:
+    """Class decorator: ``generator_cls`` (and its subclasses) run through the decorated adapter."""
+
+    def deco(adapter_cls: type[Adapter]) -> type[Adapter]:
+        _REGISTRY[generator_cls] = adapter_cls
+        return adapter_cls
+
+    return deco
+
+
+def adapter_class(generator: nn.Module) -> type[Adapter]:
+    """The adapter registered for the generator's class or its nearest base class; ``Adapter`` otherwise."""
+    for cls in type(generator).__mro__:
+        if cls in _REGISTRY:
+            return _REGISTRY[cls]
+    return Adapter
+
+
+def adapter_for(generator: nn.Module, discriminator: nn.Module | None = None, **options: Any) -> Adapter:
+    return adapter_class(generator)(generator, discriminator, **options)
+
+
+@torch.no_grad()
+def fill_composite(adapter: Adapter, image: Tensor, mask: Tensor) -> Tensor:
+    """fill → composite → postprocess → composite: the filled image with every known pixel as given."""
+    filled = adapter.fill(image, mask)
+    out = filled * mask + image * (1.0 - mask)
+    out = adapter.postprocess(image, mask, out)
+    return out * mask + image * (1.0 - mask)
