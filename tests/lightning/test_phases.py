@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, Dataset
 
 import lightning as L
 from inpaintlab.errors import ConfigError
-from inpaintlab.lightning import InpaintingModule, Phase, PhaseSchedule
+from inpaintlab.lightning import InpaintingModule, PhaseSchedule
 from inpaintlab.losses.adversarial import NonSaturatingGANLoss
 from inpaintlab.losses.reconstruction import L1Loss
 
