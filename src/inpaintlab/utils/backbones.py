@@ -1,0 +1,48 @@
+"""ImageNet backbones for feature losses (VGG-16 for PConv's perceptual/style terms, AlexNet for LPIPS).
+
+Weights come from torchvision's weight cache (``$TORCH_HOME/hub/checkpoints``, default ``~/.cache/torch``),
+where torchvision puts them on first use; offline and absent, one clear line names the file and where to put
+it. ``pretrained=False`` builds the architecture with random weights (the tests do, and say so).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from inpaintlab.errors import ConfigError
+
+_WEIGHTS = {"vgg16": "VGG16_Weights", "alexnet": "AlexNet_Weights"}
+
+
+def weights_file(name: str) -> tuple[Path, str]:
+    """(path in torchvision's cache, download URL) of ``name``'s ImageNet weights."""
+    import torchvision.models as tvm
+
+    if name not in _WEIGHTS:
+        raise ConfigError(f"unknown backbone {name!r}; expected one of {', '.join(_WEIGHTS)}")
+    url = getattr(tvm, _WEIGHTS[name]).IMAGENET1K_V1.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url), url
+
+
+def torchvision_backbone(name: str, pretrained: bool = True) -> nn.Module:
+    """torchvision's ``name`` with ImageNet weights from the cache (or random weights), frozen, in eval mode."""
+    import torchvision.models as tvm
+
+    model = getattr(tvm, name)(weights=None)
+    if pretrained:
+        path, url = weights_file(name)
+        if not path.is_file():
+            try:  # online machines fetch it the usual way
+                torch.hub.download_url_to_file(url, str(path), progress=False)
+            except Exception as err:  # noqa: BLE001 - any network failure means "not available here"
+                raise ConfigError(
+                    f"{name} ImageNet weights not found at {path} and could not be downloaded ({type(err).__name__}); "
+                    f"copy {os.path.basename(url)} from {url} there (or set TORCH_HOME)"
+                ) from None
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.requires_grad_(False)
+    return model.eval()
