@@ -255,7 +255,11 @@ class ContextualAttention(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(
-        self, foreground: Tensor, background: Tensor, mask: Tensor | None = None
+        self,
+        foreground: Tensor,
+        background: Tensor,
+        mask: Tensor | None = None,
+        region: Tensor | None = None,
     ) -> Tensor | tuple[Tensor, Tensor]:
         """Attend from ``foreground`` to ``background`` (B×C×h×w) given the image-resolution ``mask``
         (B×1×H×W, 1 = hole; ``None``: every background patch usable).
@@ -265,12 +269,29 @@ class ContextualAttention(nn.Module):
         patch − own position), normalised per sample by its largest offset and bilinearly upsampled by
         ``rate`` as in the official code. The official code feeds (dy, dx) to the colour wheel; we use the
         standard (dx, dy). A sample with no usable patch gets zero flow (white).
+
+        ``region`` (B×1×h×w, nonzero = needed; inference only) names the output positions the caller will
+        read: the layer then attends only from the matching positions whose pasted patches reach them (plus
+        a margin for the fuse step), a window of one size for the batch at each sample's own offset. The
+        output equals the full computation's there up to float reassociation; elsewhere it is arbitrary
+        (zero or partial sums). Ignored under autograd and with ``return_flow`` (the full computation runs).
         """
         self._check_inputs(foreground, background, mask)
-        grad = torch.is_grad_enabled() and (foreground.requires_grad or background.requires_grad)
-        pl = self._plan(foreground, background, mask, grad)
         B, C, H, W = foreground.shape
+        if region is not None and (
+            not isinstance(region, Tensor) or region.dim() != 4 or tuple(region.shape) != (B, 1, H, W)
+        ):
+            shape = tuple(region.shape) if isinstance(region, Tensor) else type(region).__name__
+            raise ValueError(f"region must be a B×1×h×w tensor like the features' {(B, 1, H, W)}, got {shape}")
+        grad = torch.is_grad_enabled() and (foreground.requires_grad or background.requires_grad)
+        if grad or self.return_flow:
+            region = None
+        pl = self._plan(foreground, background, mask, grad, region)
         r, hf, wf = self.rate, pl.hf, pl.wf
+        if pl.window is not None and pl.window.empty:  # no output position is needed
+            self.last_stats = {"positions": 0, "positions_full": pl.P_full, "patches": pl.L, "chunks": 0,
+                               "scored_patches": 0, "pasted_patches": 0, "flops": 0}
+            return foreground.new_zeros(B, C, H, W)
 
         out_pad = foreground.new_zeros(B, C, (hf + 1) * r, (wf + 1) * r)
         offsets = foreground.new_zeros(B, 2, hf, wf) if self.return_flow else None
@@ -286,6 +307,7 @@ class ContextualAttention(nn.Module):
 
         self.last_stats = {  # what the call computed (benchmarks, tests); FLOPs count multiply-adds twice
             "positions": pl.P,
+            "positions_full": pl.P_full,
             "patches": pl.L,
             "scored_patches": pl.n_need,
             "pasted_patches": pl.n_paste,
@@ -293,6 +315,8 @@ class ContextualAttention(nn.Module):
             "flops": 2 * B * pl.scored_rows * wf * pl.n_need * C * self.ksize**2
             + 2 * B * pl.P * pl.n_paste * C * 4 * r * r,
         }
+        if pl.window is not None and pl.window.crop:
+            out_pad = pl.window.place(out_pad, r)
         c0 = r // 2  # TF SAME crop of the transposed conv
         out = out_pad[:, :, c0 : c0 + H, c0 : c0 + W] / 4.0
         if offsets is None:
@@ -303,15 +327,20 @@ class ContextualAttention(nn.Module):
         return out, flow.to(foreground.dtype)
 
     # ------------------------------------------------------------------ preparation
-    def _plan(self, fg: Tensor, bg: Tensor, mask: Tensor | None, grad: bool) -> SimpleNamespace:
-        """Geometry, normalised matching kernels, raw pasting kernels and the usable/scored patch sets."""
+    def _plan(
+        self, fg: Tensor, bg: Tensor, mask: Tensor | None, grad: bool, region: Tensor | None = None
+    ) -> SimpleNamespace:
+        """Geometry, normalised matching kernels, raw pasting kernels and the usable/scored patch sets.
+
+        ``hf``/``wf``/``P`` are the matching positions computed (a window of them with ``region``);
+        ``hb``/``wb``/``L`` the background patch grid, always the whole feature map."""
         B, C = fg.shape[:2]
         r, k, s = self.rate, self.ksize, self.stride
         pl = SimpleNamespace(B=B, C=C)
         fd = tf_nearest_downsample(fg, r)
         bd = tf_nearest_downsample(bg, r)
-        pl.hf, pl.wf = hf, wf = fd.shape[-2:]
-        pl.P = hf * wf
+        hf, wf = fd.shape[-2:]
+        pl.P_full = hf * wf
         pl.pt, _, pl.hb = _same_pad(k, s, hf)
         pl.pl, _, pl.wb = _same_pad(k, s, wf)
         pl.L = L = pl.hb * pl.wb
@@ -319,6 +348,14 @@ class ContextualAttention(nn.Module):
         pl.b = b = self.fuse_k - 1 - a if self.fuse else 0
         kp = (k - 1) // 2
         pl.fpad = F.pad(fd, (kp, k - 1 - kp, kp, k - 1 - kp))
+        pl.window = None if region is None else _Window.of(region, r, hf, wf, margin=a + b + 1)
+        if pl.window is not None and pl.window.empty:
+            return pl
+        if pl.window is not None and pl.window.crop:
+            hf, wf = pl.window.h, pl.window.w
+            pl.fpad = pl.window.gather(pl.fpad, k - 1)
+        pl.hf, pl.wf = hf, wf
+        pl.P = hf * wf
 
         # Matching kernels B×L×C·k², L2-normalised with max(norm, 1e-4). The norm is reduced across the
         # C·k² rows of the unfolded patches, in the order the reference reduces them: the kernels and so the
@@ -335,7 +372,7 @@ class ContextualAttention(nn.Module):
         # After the first fuse the patch axis is in column-major ("work") order, for the second fuse.
         perm = torch.arange(L, device=fg.device).view(pl.hb, pl.wb).t().reshape(-1) if self.fuse else None
         pl.perm = perm
-        usable = self._usable(mask, B, hf, wf)  # B×L raster, or None when every patch is usable
+        usable = self._usable(mask, B, *bd.shape[-2:])  # B×L raster, or None when every patch is usable
         pl.need_idx = pl.keep = pl.u_idx = pl.sel = None
         pl.n_out = 0
         if usable is not None:
@@ -567,6 +604,69 @@ class ContextualAttention(nn.Module):
         if pl.keep is not None:  # a sample without any usable patch: zero flow
             d = d * (pl.keep.squeeze(2) > 0).any(1).view(B, 1, 1).to(d.dtype)
         offsets[:, :, y0:y1] = d.view(B, 2, y1 - y0, wf)
+
+
+# ---------------------------------------------------------------------------------------------- windows
+class _Window:
+    """The matching positions a ``region`` of needed outputs depends on: per sample a window of one size
+    (``h``×``w``, the largest any sample needs) at its own offset (``y0``, ``x0``: B), so the batch stays one
+    tensor.
+
+    A matching position p pastes a 2r×2r patch at stride r, so it is needed when that footprint meets the
+    region (one max-pool). Its fused score reads raw scores of the positions up to ``a``/``b`` away in raster
+    order and then in column-major order, wrapping across rows/columns at the ends; a window with ``margin``
+    ≥ a + b + 1 positions around the needed ones reproduces those of every needed position exactly, as the
+    window's own wraps happen only in the margin. At an image border the full computation's wrap reaches the
+    far side, so a sample needing positions within ``margin`` of a border takes the whole axis.
+    """
+
+    def __init__(self, full: tuple[int, int], empty: bool, crop: bool, y0=None, x0=None, h=0, w=0) -> None:
+        self.full, self.empty, self.crop, self.y0, self.x0, self.h, self.w = full, empty, crop, y0, x0, h, w
+
+    @staticmethod
+    def _axis(need: Tensor, has: Tensor, n: int, margin: int) -> tuple[Tensor, int]:
+        """need: B×n bool along one axis → (per-sample window start B, window length)."""
+        ar = torch.arange(n, device=need.device)
+        lo = torch.where(need, ar, n).amin(1)
+        hi = torch.where(need, ar + 1, 0).amax(1)
+        if bool((has & ((lo < margin) | (hi > n - margin))).any()):
+            return torch.zeros_like(lo), n
+        size = min(n, int(torch.where(has, hi - lo, 0).amax()) + 2 * margin)
+        start = torch.where(has, (lo - margin).clamp(0, n - size), 0)
+        return start, size
+
+    @classmethod
+    def of(cls, region: Tensor, r: int, hf: int, wf: int, margin: int) -> _Window:
+        c0 = r // 2  # the paste's crop: output row Y comes from padded row Y + c0
+        reg = F.pad((region != 0).to(torch.float32), (c0, r - c0, c0, r - c0))
+        need = F.max_pool2d(reg, 2 * r, stride=r)[:, 0] > 0  # B×hf×wf matching positions needed
+        has = need.flatten(1).any(1)
+        if not bool(has.any()):
+            return cls((hf, wf), empty=True, crop=False)
+        y0, h = cls._axis(need.any(2), has, hf, margin)
+        x0, w = cls._axis(need.any(1), has, wf, margin)
+        return cls((hf, wf), empty=False, crop=(h, w) != (hf, wf), y0=y0, x0=x0, h=h, w=w)
+
+    def _index(self, extra_h: int, extra_w: int, scale: int = 1):
+        dev = self.y0.device
+        bi = torch.arange(self.y0.shape[0], device=dev).view(-1, 1, 1)
+        ri = (self.y0 * scale).view(-1, 1, 1) + torch.arange(self.h * scale + extra_h, device=dev).view(1, -1, 1)
+        ci = (self.x0 * scale).view(-1, 1, 1) + torch.arange(self.w * scale + extra_w, device=dev).view(1, 1, -1)
+        return bi, ri, ci
+
+    def gather(self, fpad: Tensor, extra: int) -> Tensor:
+        """Each sample's window of the padded foreground (``extra`` = k − 1 rows/cols of neighbours)."""
+        bi, ri, ci = self._index(extra, extra)
+        return fpad.permute(0, 2, 3, 1)[bi, ri, ci].permute(0, 3, 1, 2).contiguous()
+
+    def place(self, out_pad: Tensor, r: int) -> Tensor:
+        """The window's B×C×(h+1)r×(w+1)r pasted output at each sample's offset in a zero full-size one."""
+        B, C = out_pad.shape[:2]
+        hf, wf = self.full
+        full = out_pad.new_zeros(B, (hf + 1) * r, (wf + 1) * r, C)
+        bi, ri, ci = self._index(r, r, scale=r)
+        full[bi, ri, ci] = out_pad.permute(0, 2, 3, 1)
+        return full.permute(0, 3, 1, 2)
 
 
 # ---------------------------------------------------------------------------------------------- fuse kernels
