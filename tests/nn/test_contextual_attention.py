@@ -307,3 +307,75 @@ def test_bad_inputs_raise_clear_errors():
         ContextualAttention(ksize=0)
     with pytest.raises(ValueError, match="chunk_size"):
         ContextualAttention(chunk_size=0)
+
+
+# ---------------------------------------------------------------------------------------------- region (issue 18)
+def _region_case(seed: int, b: int, h: int, w: int):
+    """Features, per-sample box masks at image resolution and the needed region (the boxes at feature
+    resolution plus a few isolated needed positions)."""
+    g = torch.Generator().manual_seed(seed)
+    fg = torch.randn(b, 4, h, w, generator=g)
+    mask = torch.zeros(b, 1, 4 * h, 4 * w)
+    for i in range(b):
+        y = int(torch.randint(32, 4 * h - 64, (1,), generator=g))  # off the borders: a real window
+        x = int(torch.randint(32, 4 * w - 64, (1,), generator=g))
+        mask[i, :, y : y + 12 + 4 * i, x : x + 20] = 1
+    region = F.max_pool2d(mask, 4) > 0
+    return fg, mask, region
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("chunk", [None, 3000])
+def test_region_output_equals_full_where_needed(fuse, chunk):
+    """Inside the region the windowed computation equals the full one (float reassociation only); each sample
+    has its own window offset; the window is smaller than the full map."""
+    ca = ContextualAttention(fuse=fuse, chunk_size=chunk)
+    checked = 0
+    for seed in range(12):
+        fg, mask, region = _region_case(seed, 3, 32 + 8 * (seed % 3), 40)
+        with torch.no_grad():
+            full = ca(fg, fg, mask)
+            part = ca(fg, fg, mask, region=region)
+        assert ((full - part).abs() * region).max() <= 1e-5
+        checked += ca.last_stats["positions"] < ca.last_stats["positions_full"]
+    assert checked == 12  # every cases really ran on a window
+
+
+def test_region_margin_is_needed():
+    """The fuse reads neighbours up to fuse_k−1 positions away and wraps at the window's edges: without the
+    margin the outputs differ (so the exactness test above is sensitive to it)."""
+    from inpaintlab.nn import contextual_attention as mod
+
+    fg, mask, region = _region_case(3, 2, 32, 40)
+    ca = ContextualAttention()
+    with torch.no_grad():
+        full = ca(fg, fg, mask)
+        of = mod._Window.of
+        try:
+            mod._Window.of = classmethod(lambda cls, reg, r, hf, wf, margin: of.__func__(cls, reg, r, hf, wf, 0))
+            part = ca(fg, fg, mask, region=region)
+        finally:
+            mod._Window.of = of
+    assert ((full - part).abs() * region).max() > 1e-3
+
+
+def test_region_empty_everywhere_and_full():
+    fg, mask, _ = _region_case(0, 2, 32, 32)
+    ca = ContextualAttention()
+    with torch.no_grad():
+        out = ca(fg, fg, mask, region=torch.zeros(2, 1, 32, 32, dtype=torch.bool))
+        assert torch.equal(out, torch.zeros_like(fg)) and ca.last_stats["positions"] == 0
+        full = ca(fg, fg, mask)
+        allr = ca(fg, fg, mask, region=torch.ones(2, 1, 32, 32))
+    assert torch.equal(full, allr) and ca.last_stats["positions"] == ca.last_stats["positions_full"]
+
+
+def test_region_ignored_under_autograd_and_checked():
+    fg, mask, region = _region_case(1, 1, 32, 32)
+    fg.requires_grad_(True)
+    ca = ContextualAttention()
+    out = ca(fg, fg, mask, region=region)
+    assert ca.last_stats["positions"] == ca.last_stats["positions_full"]
+    out.sum().backward()
+    with pytest.raises(ValueError, match="region must be a B×1×h×w"):
+        ca(fg.detach(), fg.detach(), mask, region=region[:, :, :8])

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from inpaintlab.nn.gated_conv import CONV_TYPES, ConvBlock, UpConv, make_conv
@@ -181,14 +182,50 @@ class RefineNetwork(nn.Module):
         self.decoder, c = _build(REFINE_DECODER, c, w, conv_type, padding, activation)
         self.to_rgb = ConvBlock(c, out_channels, 3, 1, 1, padding, activation=None)
 
-    def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def attention_reach(self) -> tuple[int, int]:
+        """(radius, factor): an output pixel y depends on attention outputs within ``radius`` (Chebyshev
+        distance, at the attention's resolution) of ``y // factor``.
+
+        Walks the layers after the attention layer (pmconv9/10, allconv11/12, the decoder, allconv17) from the
+        output back: a conv of kernel k and dilation d widens the reach by its larger padding side,
+        ⌈d(k−1)/2⌉; a nearest ×f up-sampling divides it by f, rounded up (pixel y reads input y // f)."""
+        radius, factor = 0, 1
+        tail = [*self.attention_decoder, *self.bottleneck, *self.decoder, self.to_rgb]
+        for block in reversed(tail):
+            convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+            if len(convs) != 1:
+                raise TypeError(f"attention_reach: expected one conv in {type(block).__name__}")
+            conv = convs[0]
+            k, d, st = conv.kernel_size[0], conv.dilation[0], conv.stride[0]
+            if st != 1 or conv.kernel_size[0] != conv.kernel_size[1] or conv.dilation[0] != conv.dilation[1]:
+                raise NotImplementedError("attention_reach handles square stride-1 convs after the attention")
+            radius += -(-d * (k - 1) // 2)
+            f = int(getattr(block, "scale_factor", 1))  # UpConv: up-sample, then conv (so walked after it)
+            radius, factor = -(-radius // f), factor * f
+        return radius, factor
+
+    def attention_region(self, mask: Tensor) -> Tensor:
+        """B×1×h×w bool at the attention's resolution: the attention outputs some hole pixel (mask ≠ 0)
+        depends on — the hole max-pooled to that resolution and dilated by :meth:`attention_reach`."""
+        radius, factor = self.attention_reach()
+        hole = (mask != 0).to(torch.float32)
+        if factor > 1:
+            hole = F.max_pool2d(hole, factor, stride=factor, ceil_mode=True)
+        if radius > 0:
+            hole = F.max_pool2d(hole, 2 * radius + 1, stride=1, padding=radius)
+        return hole > 0
+
+    def forward(
+        self, x: Tensor, mask: Tensor, region: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``region``: attention outputs needed (see :meth:`attention_region`); None: all."""
         extras: dict[str, Tensor] = {}
         hallu = self.hallucination(x)
         feats = self.attention_encoder(x)
         extras["attention_features"] = feats
         a = feats
         if self.attention is not None:
-            a = self.attention(feats, feats, mask)
+            a = self.attention(feats, feats, mask) if region is None else self.attention(feats, feats, mask, region)
             if isinstance(a, tuple):
                 a, extras["flow"] = a
         a = self.attention_decoder(a)
@@ -227,6 +264,7 @@ class CoarseToFineGenerator(nn.Module):
         return_flow: bool = False,
         return_features: bool = False,
         attention_kwargs: Mapping[str, Any] | None = None,
+        restrict_attention: bool = True,
     ) -> None:
         super().__init__()
         if conv_type not in CONV_TYPES:
@@ -246,6 +284,7 @@ class CoarseToFineGenerator(nn.Module):
         self.refine_with_mask = bool(refine_with_mask)
         self.return_flow, self.return_features = bool(return_flow), bool(return_features)
         self.has_attention = bool(attention)
+        self.restrict_attention = bool(restrict_attention)
 
         ca = None
         self.attention_kwargs: dict[str, Any] = {}
@@ -304,15 +343,30 @@ class CoarseToFineGenerator(nn.Module):
             )
 
     def forward(
-        self, masked_image: Tensor, mask: Tensor, return_features: bool | None = None
+        self,
+        masked_image: Tensor,
+        mask: Tensor,
+        return_features: bool | None = None,
+        composited: bool = False,
     ) -> dict[str, Tensor]:
+        """``composited=True`` promises that the caller reads ``"output"`` only inside the hole (mask ≠ 0),
+        as ``output·mask + image·(1−mask)`` does. Then, in eval mode with ``restrict_attention`` on, the
+        contextual attention attends only from the positions some hole pixel depends on
+        (:meth:`RefineNetwork.attention_region`): the composite is the same up to float reassociation,
+        ``"output"`` outside the hole's receptive field is not. Training and plain calls compute everything.
+        """
         self._check(masked_image, mask)
+        restrict = (
+            composited and self.restrict_attention and self.has_attention and not self.training
+            and not self.return_flow
+        )
+        region = self.refine.attention_region(mask) if restrict else None
         mask = mask.to(masked_image.dtype)
         ones = torch.ones_like(mask)
         coarse = self._out(self.coarse(torch.cat([masked_image, ones, mask], dim=1)))
         pasted = coarse * mask + masked_image * (1.0 - mask)
         refine_in = torch.cat([pasted, ones, mask], dim=1) if self.refine_with_mask else pasted
-        raw, extras = self.refine(refine_in, mask)
+        raw, extras = self.refine(refine_in, mask, region)
         out = {"output": self._out(raw), "coarse": coarse}
         if "flow" in extras:
             out["flow"] = extras["flow"]

@@ -287,11 +287,11 @@ class ContextualAttention(nn.Module):
         if grad or self.return_flow:
             region = None
         pl = self._plan(foreground, background, mask, grad, region)
-        r, hf, wf = self.rate, pl.hf, pl.wf
         if pl.window is not None and pl.window.empty:  # no output position is needed
             self.last_stats = {"positions": 0, "positions_full": pl.P_full, "patches": pl.L, "chunks": 0,
                                "scored_patches": 0, "pasted_patches": 0, "flops": 0}
             return foreground.new_zeros(B, C, H, W)
+        r, hf, wf = self.rate, pl.hf, pl.wf
 
         out_pad = foreground.new_zeros(B, C, (hf + 1) * r, (wf + 1) * r)
         offsets = foreground.new_zeros(B, 2, hf, wf) if self.return_flow else None
