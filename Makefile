@@ -66,7 +66,7 @@ bench-crfill: $(STAMP) ## CR-Fill Table 5: DeepFill v2 (CA) vs CR-Fill forward a
 	$(BIN)/python benchmarks/bench_crfill.py $(ARGS)
 
 bench-attention: $(STAMP) ## contextual attention alone: time, GFLOP/s vs matmul, peak memory at 256..2048
-	$(BIN)/python experiments/deepfill/bench_attention.py --sizes 256 512 1024 2048 $(ARGS)
+	$(BIN)/python benchmarks/bench_attention.py --sizes 256 512 1024 2048 $(ARGS)
 
 bench-deepfill: $(STAMP) ## DeepFill v2 forward time + peak memory at 256..2048, attention on/off, the layer alone
 	$(BIN)/python benchmarks/bench_deepfill.py --markdown experiments/deepfill/bench.md $(ARGS)

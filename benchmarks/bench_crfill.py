@@ -4,14 +4,18 @@ Both generators have the same gated coarse-to-fine topology (cnum 48, the same 4
 attention layer has none); DeepFill v2 runs contextual attention (CA) on its refinement branch, CR-Fill does not
 (its CR loss exists only in training). One run times both at every size: batch 1, eval mode,
 ``torch.inference_mode``, the median of ``--repeats`` passes after ``--warmup``, each (model, size) in its own
-fresh process through ``inpaintlab.utils.benchmark.measure_forward`` — so peak memory belongs to that measurement
+fresh process through ``benchmarks/_common.py``'s ``measure_forward`` — so peak memory belongs to that measurement
 alone and an out-of-memory failure is reported as "fail", like the paper's CA at 2048² on an 8 GB GPU. Memory:
 CUDA ``max_memory_allocated`` (weights and input included); CPU the process's peak RSS, with the part the
 forward passes added in parentheses. The hole is a centred square of side ``--hole``·S (CA skips the patches
-the hole excludes, so its cost depends on the hole).
+the hole excludes, so its cost depends on the hole), or ``--mask box --box FH FW`` / ``--mask strokes --cover C``.
+DeepFill v2 is timed twice: the full computation ("CA full", plain forward) and as inference that composites
+runs it ("CA restricted": ``forward(..., composited=True)``, attention only where a hole pixel depends on it,
+issue 18 — the same composite).
 
     python benchmarks/bench_crfill.py                            # 512 1024 2048, cuda if present, else cpu
     python benchmarks/bench_crfill.py --sizes 256 512 --device cpu --no-write
+    python benchmarks/bench_crfill.py --sizes 1024 --mask box --box 0.342 0.391 --repeats 3 --no-write
 
 The table (ours beside the paper's numbers) is printed and written into experiments/crfill/README.md between
 the ``bench-crfill`` markers (``--no-write`` to skip, ``--readme`` for another file, ``--json`` for raw records).
@@ -28,14 +32,18 @@ from functools import partial
 from pathlib import Path
 
 import torch
+from _common import ForwardMeasurement, composited, device_name, mask_description, mask_inputs, measure_forward
 
 from inpaintlab.models.coarse_to_fine import crfill, deepfill_v2
-from inpaintlab.utils.benchmark import ForwardMeasurement, device_name, measure_forward
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "experiments" / "crfill" / "README.md"
 START, END = "<!-- bench-crfill:start -->", "<!-- bench-crfill:end -->"
-MODELS = {"ca": "DeepFill v2 (contextual attention)", "cr": "CR-Fill (no attention)"}
+MODELS = {
+    "ca": "DeepFill v2 (contextual attention, full)",
+    "car": "DeepFill v2 (contextual attention restricted to the hole's reach, composited=True)",
+    "cr": "CR-Fill (no attention)",
+}
 # Table 5 of the paper, seconds per image (GPU: RTX 2080 Super 8 GB; CPU: i7-9700F); None = "Fail" (GPU memory)
 PAPER = {
     "cuda": {"ca": {512: 0.063, 1024: 0.371, 2048: None}, "cr": {512: 0.047, 1024: 0.179, 2048: 0.720}},
@@ -44,13 +52,14 @@ PAPER = {
 
 
 def build(model: str, ca_chunk_size: str = "default"):
-    """An importable factory of the DeepFill v2 generator with CA ("ca") or the CR-Fill generator ("cr")."""
+    """An importable factory of the DeepFill v2 generator with CA ("ca"; "car": composited, restricted) or the
+    CR-Fill generator ("cr")."""
     if model == "cr":
         return partial(crfill)
-    if ca_chunk_size == "default":
-        return partial(deepfill_v2)
-    chunk = None if ca_chunk_size == "none" else int(ca_chunk_size)
-    return partial(deepfill_v2, attention_kwargs={"chunk_size": chunk})
+    kw = {} if ca_chunk_size == "default" else {
+        "attention_kwargs": {"chunk_size": None if ca_chunk_size == "none" else int(ca_chunk_size)}
+    }
+    return partial(composited, "deepfill_v2", **kw) if model == "car" else partial(deepfill_v2, **kw)
 
 
 def fmt_time(m: ForwardMeasurement) -> str:
@@ -66,7 +75,7 @@ def fmt_mem(m: ForwardMeasurement, cpu: bool) -> str:
 
 
 def paper_value(device: str, model: str, size: int) -> float | None | str:
-    table = PAPER["cuda" if device.startswith("cuda") else "cpu"][model]
+    table = PAPER["cuda" if device.startswith("cuda") else "cpu"]["ca" if model == "car" else model]
     return table.get(size, "–")
 
 
@@ -85,26 +94,29 @@ def markdown(rows: dict[tuple[str, int], ForwardMeasurement], args: argparse.Nam
     lines = [
         (
             f"Measured {dt.date.today().isoformat()} on {where}, torch {torch.__version__}: batch 1, eval, "
-            f"`torch.inference_mode`, median of up to {args.repeats} passes after {args.warmup} warm-up, a centred "
-            f"square hole of side {args.hole:g}·S; CA chunk size: {args.ca_chunk_size}. Both generators have "
+            f"`torch.inference_mode`, median of up to {args.repeats} passes after {args.warmup} warm-up, "
+            f"{mask_description(args.mask, args.hole, args.box, args.cover)}; CA chunk size: {args.ca_chunk_size}. "
+            "CA full: plain forward; CA restricted: `forward(..., composited=True)` (same composite). Both have "
             f"{params:,} parameters."
         ),
         "",
         f"`{command}`",
         "",
         (
-            f"| S | CA s | CR s | CA/CR | CA {mem} | CR {mem} | paper {dev} CA s | paper {dev} CR s | "
-            "paper CA/CR |"
+            f"| S | CA full s | CA restricted s | CR s | CA full/CR | CA restricted/CR | CA full {mem} | "
+            f"CA restricted {mem} | CR {mem} | paper {dev} CA s | paper {dev} CR s | paper CA/CR |"
         ),
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in args.sizes:
-        ca, cr = rows[("ca", s)], rows[("cr", s)]
+        ca, car, cr = rows[("ca", s)], rows[("car", s)], rows[("cr", s)]
         ratio = f"{ca.median_s / cr.median_s:.2f}" if ca.ok and cr.ok else "–"
+        ratio_r = f"{car.median_s / cr.median_s:.2f}" if car.ok and cr.ok else "–"
         p_ca, p_cr = paper_value(args.device, "ca", s), paper_value(args.device, "cr", s)
         p_ratio = f"{p_ca / p_cr:.2f}" if isinstance(p_ca, float) and isinstance(p_cr, float) else "–"
         lines.append(
-            f"| {s}² | {fmt_time(ca)} | {fmt_time(cr)} | {ratio} | {fmt_mem(ca, cpu)} | {fmt_mem(cr, cpu)} | "
+            f"| {s}² | {fmt_time(ca)} | {fmt_time(car)} | {fmt_time(cr)} | {ratio} | {ratio_r} | {fmt_mem(ca, cpu)} | "
+            f"{fmt_mem(car, cpu)} | {fmt_mem(cr, cpu)} | "
             f"{_show(p_ca)} | {_show(p_cr)} | {p_ratio} |"
         )
     lines += [
@@ -137,6 +149,10 @@ def main(argv: list[str] | None = None) -> dict[tuple[str, int], ForwardMeasurem
     p.add_argument("--budget-s", type=float, default=120.0, help="stop repeating a measurement after this many s")
     p.add_argument("--timeout-s", type=float, default=3600.0, help="give up on one measurement after this many s")
     p.add_argument("--hole", type=float, default=0.5, help="hole side as a fraction of the image side")
+    p.add_argument("--mask", choices=["centre", "box", "strokes"], default="centre", help="the hole's kind")
+    p.add_argument("--box", type=float, nargs=2, default=[0.342, 0.391], metavar=("FH", "FW"),
+                   help="--mask box: centred box of FH·S rows × FW·S columns (default 350×400 of 1024: 13 %%)")
+    p.add_argument("--cover", type=float, default=0.3, help="--mask strokes: fraction of the image covered")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--ca-chunk-size", default="default",
                    help="contextual attention chunk_size: 'default', 'none' (unchunked, the official memory use) or N")
@@ -158,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict[tuple[str, int], ForwardMeasurem
         for model in MODELS:
             m = measure_forward(
                 build(model, args.ca_chunk_size), s, args.device, args.repeats, hole=args.hole,
+                inputs_fn=partial(mask_inputs, kind=args.mask, box=list(args.box), cover=args.cover),
                 warmup=args.warmup, threads=args.threads or None, budget_s=args.budget_s, timeout_s=args.timeout_s,
             )
             rows[(model, s)] = m

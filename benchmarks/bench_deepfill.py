@@ -1,15 +1,19 @@
 """`make bench-deepfill`: what contextual attention costs the DeepFill v2 generator (feeds CR-Fill's Table 5).
 
 For every image side S: the DeepFill v2 generator's forward pass (eval, batch 1, no grad) with the attention
-branch on (``deepfill_v2()``) and off (``deepfill_v2(attention=False)``: the same topology, pmconv6 feeding
-pmconv9 directly), the ratio of the two, and the contextual attention layer alone on the features the generator
+branch on (``deepfill_v2()``, the full computation), on as inference that composites runs it
+(``forward(..., composited=True)``: attention only where a hole pixel depends on it, issue 18) and off
+(``deepfill_v2(attention=False)``: the same topology, pmconv6 feeding pmconv9 directly), the ratios, and the contextual attention layer alone on the features the generator
 gives it (96 × S/4 × S/4, the S×S mask). Time is the median over ``--repeats`` passes after one warm-up pass;
 memory is the peak of each measurement's own fresh process (CUDA: max_memory_allocated; CPU: peak RSS, with the
-part the forward passes added in parentheses). The hole is a centred square of side ``--hole``·S.
+part the forward passes added in parentheses). The hole is a centred square of side ``--hole``·S, or
+``--mask box --box FH FW`` (a centred FH·S × FW·S box) or ``--mask strokes --cover C`` (free-form strokes
+covering C of the image).
 The layer's GFLOP/s (the multiply-adds it did, ×2; patches the mask excludes are skipped) is compared with
 this machine's fp32 matmul throughput, measured in this process before the sizes run.
 
     python benchmarks/bench_deepfill.py --sizes 256 512 1024 2048 --device cpu --markdown experiments/deepfill/bench_cpu.md
+    python benchmarks/bench_deepfill.py --sizes 1024 --mask box --box 0.342 0.391 --no-layer
 """
 
 from __future__ import annotations
@@ -22,10 +26,19 @@ from functools import partial
 from pathlib import Path
 
 import torch
+from _common import (
+    ForwardMeasurement,
+    attention_inputs,
+    composited,
+    device_name,
+    mask_description,
+    mask_inputs,
+    matmul_gflops,
+    measure_forward,
+)
 
 from inpaintlab.models.coarse_to_fine import deepfill_v2
 from inpaintlab.nn.contextual_attention import ContextualAttention
-from inpaintlab.utils.benchmark import ForwardMeasurement, attention_inputs, device_name, matmul_gflops, measure_forward
 
 # the generator's own layer: official contextual_attention(x, x, mask_s, 3, 1, rate=2), fuse on
 CA_KWARGS = {"ksize": 3, "stride": 1, "rate": 2, "fuse_k": 3, "softmax_scale": 10.0, "fuse": True, "n_down": 2}
@@ -49,31 +62,39 @@ def _ratio(a: float | None, b: float | None) -> str:
 def measure_size(size: int, args: argparse.Namespace) -> dict[str, ForwardMeasurement]:
     common = {"device": args.device, "repeats": args.repeats, "hole": args.hole, "budget_s": args.budget_s,
               "timeout_s": args.timeout_s, "threads": args.threads or None}
-    return {
-        "on": measure_forward(deepfill_v2, size, **common),
-        "off": measure_forward(partial(deepfill_v2, attention=False), size, **common),
-        "layer": measure_forward(partial(ContextualAttention, **CA_KWARGS), size,
-                                 inputs_fn=partial(attention_inputs, channels=CA_CHANNELS), **common),
+    inputs = partial(mask_inputs, kind=args.mask, box=list(args.box), cover=args.cover)
+    out = {
+        "on": measure_forward(deepfill_v2, size, inputs_fn=inputs, **common),
+        "restricted": measure_forward(partial(composited, "deepfill_v2"), size, inputs_fn=inputs, **common),
+        "off": measure_forward(partial(deepfill_v2, attention=False), size, inputs_fn=inputs, **common),
     }
+    if not args.no_layer:  # the layer alone, on the centred square (attention_inputs)
+        out["layer"] = measure_forward(partial(ContextualAttention, **CA_KWARGS), size,
+                                       inputs_fn=partial(attention_inputs, channels=CA_CHANNELS), **common)
+    return out
 
 
 HEADER = (
-    "| S | v2, CA on: s | peak MiB | v2, CA off: s | peak MiB | on/off time | on/off peak | CA layer: s "
-    "| peak MiB | CA share of v2 | CA GFLOP/s | CA / matmul |"
+    "| S | v2, CA full: s | peak MiB | v2, CA restricted: s | peak MiB | v2, CA off: s | peak MiB "
+    "| full/off time | restricted/off time | full/off peak | restricted/off peak | CA positions restricted "
+    "| CA layer: s | peak MiB | CA share of v2 | CA GFLOP/s | CA / matmul |"
 )
 
 
 def row(size: int, r: dict[str, ForwardMeasurement], mm: float, cpu: bool) -> tuple[str, dict]:
-    on, off, layer = r["on"], r["off"], r["layer"]
-    flops = layer.stats.get(".", {}).get("flops") if layer.ok else None
+    on, rs, off, layer = r["on"], r["restricted"], r["off"], r.get("layer")
+    flops = layer.stats.get(".", {}).get("flops") if layer is not None and layer.ok else None
     gflops = flops / layer.median_s / 1e9 if flops else None
+    ca = rs.stats.get("generator.refine.attention", {}) if rs.ok else {}
+    t = {k: (m.median_s if m.ok else None) for k, m in (("on", on), ("rs", rs), ("off", off))}
+    p = {k: (m.peak_mb if m.ok else None) for k, m in (("on", on), ("rs", rs), ("off", off))}
     cells = [
         f"{size}",
-        _time(on), _mem(on, cpu), _time(off), _mem(off, cpu),
-        _ratio(on.median_s if on.ok else None, off.median_s if off.ok else None),
-        _ratio(on.peak_mb if on.ok else None, off.peak_mb if off.ok else None),
-        _time(layer), _mem(layer, cpu),
-        f"{100 * layer.median_s / on.median_s:.0f} %" if layer.ok and on.ok else "—",
+        _time(on), _mem(on, cpu), _time(rs), _mem(rs, cpu), _time(off), _mem(off, cpu),
+        _ratio(t["on"], t["off"]), _ratio(t["rs"], t["off"]), _ratio(p["on"], p["off"]), _ratio(p["rs"], p["off"]),
+        f"{100 * ca['positions'] / ca['positions_full']:.0f} %" if ca.get("positions_full") else "—",
+        _time(layer) if layer is not None else "—", _mem(layer, cpu) if layer is not None else "—",
+        f"{100 * layer.median_s / on.median_s:.0f} %" if layer is not None and layer.ok and on.ok else "—",
         f"{gflops:.1f}" if gflops else "—",
         f"{100 * gflops / mm:.0f} %" if gflops and mm else "—",
     ]
@@ -89,6 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--budget-s", type=float, default=300.0, help="stop repeating a measurement after this many s")
     p.add_argument("--timeout-s", type=float, default=None, help="kill a measurement after this many s")
     p.add_argument("--hole", type=float, default=0.5, help="centred square hole, side as a fraction of S")
+    p.add_argument("--mask", choices=["centre", "box", "strokes"], default="centre", help="the hole's kind")
+    p.add_argument("--box", type=float, nargs=2, default=[0.342, 0.391], metavar=("FH", "FW"),
+                   help="--mask box: centred box of FH·S rows × FW·S columns (default 350×400 of 1024: 13 %%)")
+    p.add_argument("--cover", type=float, default=0.3, help="--mask strokes: fraction of the image covered")
+    p.add_argument("--no-layer", action="store_true", help="skip the attention layer alone")
     p.add_argument("--threads", type=int, default=0, help="torch threads in each measurement (0: torch default)")
     p.add_argument("--markdown", default="", help="also write the table (with the machine's description) here")
     p.add_argument("--json", default="", help="also write every measurement here")
@@ -106,7 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     mm = matmul_gflops(args.device, 3.0)
     device = f"{device_name(args.device)}, {torch.get_num_threads()} threads"
     intro = (
-        f"DeepFill v2 generator, batch 1, eval, no grad, centred {args.hole:g}·S square hole, median of "
+        f"DeepFill v2 generator, batch 1, eval, no grad, {mask_description(args.mask, args.hole, args.box, args.cover)}"
+        f" (CA layer alone: centred {args.hole:g}·S square), median of "
         f"{args.repeats} after 1 warm-up, each measurement in a fresh process. Device: {args.device} ({device}); "
         f"torch {torch.__version__}; fp32 matmul {mm:.0f} GFLOP/s; "
         f"memory: {'peak RSS of the process (what the forward passes added)' if cpu else 'max_memory_allocated'}; "

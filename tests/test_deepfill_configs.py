@@ -254,10 +254,17 @@ def test_v2_objectives_are_the_official_ones(d_scale, tmp_path):
 def test_measure_forward_in_a_fresh_process():
     """The benchmark helper behind bench_deepfill: a subprocess per measurement, its own peak RSS and the
     attention layer's stats; bad factories and failing models give clear messages instead of numbers."""
+    import sys
     from functools import partial
+    from pathlib import Path
 
     from inpaintlab.nn.contextual_attention import ContextualAttention
-    from inpaintlab.utils.benchmark import attention_inputs, measure_forward
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        from _common import attention_inputs, composited, mask_inputs, measure_forward
+    finally:
+        sys.path.pop(0)
 
     m = measure_forward(partial(ContextualAttention, rate=2), 64, "cpu", repeats=2,
                         inputs_fn=partial(attention_inputs, channels=8), threads=1)
@@ -269,3 +276,11 @@ def test_measure_forward_in_a_fresh_process():
         measure_forward(lambda: ContextualAttention(), 64)
     bad = measure_forward("inpaintlab.models.coarse_to_fine:deepfill_v2", 100, repeats=1)
     assert not bad.ok and "divisible by 8" in bad.error
+    # issue 18: the composited forward runs the attention on a window only (a box hole, a small generator)
+    box = partial(mask_inputs, kind="box", box=(0.25, 0.3))
+    full = measure_forward(partial(composited, "deepfill_v2", cnum=8, restrict_attention=False), 256, repeats=1,
+                           inputs_fn=box, threads=1)
+    part = measure_forward(partial(composited, "deepfill_v2", cnum=8), 256, repeats=1, inputs_fn=box, threads=1)
+    ca_full, ca_part = full.stats["generator.refine.attention"], part.stats["generator.refine.attention"]
+    assert ca_full["positions"] == ca_full["positions_full"] == 32 * 32
+    assert ca_part["positions"] < ca_part["positions_full"] == 32 * 32

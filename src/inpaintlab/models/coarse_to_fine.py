@@ -244,6 +244,9 @@ class CoarseToFineGenerator(nn.Module):
     ``"attention_features"`` (``return_features``: the 1/4-resolution pmconv6 output that feeds the contextual
     attention layer, or pmconv9 without attention — what CR-Fill's auxiliary branch matches patches on).
 
+    ``forward(..., composited=True)`` (inference that composites; ``restrict_attention`` switches it off) runs
+    the attention only where a hole pixel depends on it: the same composite, ``"output"`` valid in the hole.
+
     Official-code details the papers leave open: DeepFill v1 clips its outputs to [-1, 1] instead of a tanh
     (``out_act="clip"``) and feeds its refine stage the pasted image plus ones and mask
     (``refine_with_mask``), which v2 and CR-Fill drop; official v2 attention fuses scores (``fuse=True``,
@@ -309,6 +312,17 @@ class CoarseToFineGenerator(nn.Module):
             refine_in, self.in_channels, self.cnum, conv_type, padding, activation, attention_activation, ca
         )
 
+    def attention_region(self, mask: Tensor, composited: bool = True) -> Tensor | None:
+        """What ``forward(..., composited=composited)`` hands the refine network as the attention's needed
+        region: B×1×H/4×W/4 bool (:meth:`RefineNetwork.attention_region`) when the call is composited, the
+        module is in eval mode, ``restrict_attention`` is on and the layer exists (and returns no flow
+        image); None (attend everywhere) otherwise. For callers that run ``refine`` themselves."""
+        restrict = (
+            composited and self.restrict_attention and self.has_attention and not self.training
+            and not self.return_flow
+        )
+        return self.refine.attention_region(mask) if restrict else None
+
     def _out(self, x: Tensor) -> Tensor:
         if self.out_act == "tanh":
             return torch.tanh(x)
@@ -356,11 +370,7 @@ class CoarseToFineGenerator(nn.Module):
         ``"output"`` outside the hole's receptive field is not. Training and plain calls compute everything.
         """
         self._check(masked_image, mask)
-        restrict = (
-            composited and self.restrict_attention and self.has_attention and not self.training
-            and not self.return_flow
-        )
-        region = self.refine.attention_region(mask) if restrict else None
+        region = self.attention_region(mask, composited)
         mask = mask.to(masked_image.dtype)
         ones = torch.ones_like(mask)
         coarse = self._out(self.coarse(torch.cat([masked_image, ones, mask], dim=1)))

@@ -4,7 +4,7 @@ For an image of side S the v2 generator (cnum 48, gated: 24/48/96 effective chan
 refinement branch at S/4 with 96 channels; matching happens at S/8. Each size runs in its own subprocess so
 that the CPU peak memory (ru_maxrss) belongs to that size alone.
 
-    python experiments/deepfill/bench_attention.py --sizes 256 512 1024 2048 --device cpu
+    python benchmarks/bench_attention.py --sizes 256 512 1024 2048 --device cpu
 
 Reports: median wall time over the repeats, achieved GFLOP/s (the multiply-adds the layer actually did, ×2;
 patches the mask excludes are skipped) and the dense-equivalent GFLOP/s (as if nothing were skipped), a plain
@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from inpaintlab.utils.benchmark import _sync, matmul_gflops
+from _common import _sync, matmul_gflops
 
 
 def child(args: argparse.Namespace) -> dict:

@@ -15,9 +15,16 @@ forward passes in eval mode under ``torch.inference_mode`` and returns a ``Forwa
 A fresh process per measurement keeps one size's peak from hiding the next one's and makes each number
 independent of what ran before. The model factory and the inputs factory are therefore named by import path:
 pass an importable top-level callable (a function or a class) or a ``functools.partial`` of one with
-JSON-serialisable arguments.
+JSON-serialisable arguments (callables of this file are importable as ``_common``: the child runs this file,
+so its folder is on the path).
 
-    python -m inpaintlab.utils.benchmark inpaintlab.models.coarse_to_fine:deepfill_v2 --size 256
+Masks for the benchmarks (``mask_inputs``): a centred square of side ``hole``·S (the default), a centred
+``box`` of given fractions of the sides, or free-form ``strokes`` (DeepFill v2's generator) drawn until they
+cover a fraction of the image. ``composited`` wraps a coarse-to-fine generator so that the timed forward is
+``forward(masked, mask, composited=True)`` — what inference that composites runs (issue 18: attention only
+where the hole needs it).
+
+    python benchmarks/_common.py inpaintlab.models.coarse_to_fine:deepfill_v2 --size 256
 """
 
 from __future__ import annotations
@@ -41,10 +48,12 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "ForwardMeasurement",
+        "ForwardMeasurement",
     "attention_inputs",
+    "composited",
     "device_name",
     "inpainting_inputs",
+    "mask_inputs",
     "matmul_gflops",
     "measure_forward",
 ]
@@ -96,6 +105,94 @@ def inpainting_inputs(size: int, device: Any = "cpu", batch: int = 1, hole: floa
     image = (torch.rand(batch, channels, size, size, generator=g) * 2 - 1).to(device)
     mask = centre_hole(size, batch, hole, device)
     return image * (1 - mask), mask
+
+
+def box_hole(size: int, batch: int = 1, box: Sequence[float] = (0.5, 0.5), device: Any = "cpu"):
+    """B×1×S×S mask: a centred rectangle of round(box[0]·S) rows × round(box[1]·S) columns."""
+    import torch
+
+    fh, fw = (float(v) for v in box)
+    if not (0.0 <= fh <= 1.0 and 0.0 <= fw <= 1.0):
+        raise ValueError(f"box must be fractions of the sides in [0, 1], got {box}")
+    mask = torch.zeros(batch, 1, size, size, device=device)
+    h, w = round(size * fh), round(size * fw)
+    top, left = (size - h) // 2, (size - w) // 2
+    mask[:, :, top : top + h, left : left + w] = 1.0
+    return mask
+
+
+def stroke_hole(size: int, batch: int = 1, cover: float = 0.3, seed: int = 0, device: Any = "cpu"):
+    """B×1×S×S mask: DeepFill v2 free-form strokes (widths scaled with S/256) added until they cover at least
+    ``cover`` of the image; the same mask for every sample, a function of ``seed`` alone."""
+    import torch
+
+    from inpaintlab.data.masks.strokes import FreeFormMask
+
+    if not 0.0 < cover < 1.0:
+        raise ValueError(f"cover must be a fraction in (0, 1), got {cover}")
+    scale = size / 256
+    gen = FreeFormMask(width=(12 * scale, 40 * scale))
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.zeros(1, 1, size, size)
+    while float(mask.mean()) < cover:
+        mask = torch.maximum(mask, gen(1, size, size, g))
+    return mask.expand(batch, -1, -1, -1).contiguous().to(device)
+
+
+def mask_inputs(
+    size: int,
+    device: Any = "cpu",
+    batch: int = 1,
+    hole: float = 0.5,
+    channels: int = 3,
+    kind: str = "centre",
+    box: Sequence[float] = (0.5, 0.5),
+    cover: float = 0.3,
+):
+    """(masked image, mask) with a ``kind`` of hole: "centre" (square of side ``hole``·S), "box" (``box``
+    fractions of the sides) or "strokes" (covering ``cover``). Random pixels in [-1, 1]."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    image = (torch.rand(batch, channels, size, size, generator=g) * 2 - 1).to(device)
+    if kind == "centre":
+        mask = centre_hole(size, batch, hole, device)
+    elif kind == "box":
+        mask = box_hole(size, batch, box, device)
+    elif kind == "strokes":
+        mask = stroke_hole(size, batch, cover, device=device)
+    else:
+        raise ValueError(f"unknown mask kind {kind!r}; expected centre, box or strokes")
+    return image * (1 - mask), mask
+
+
+def mask_description(kind: str, hole: float, box: Sequence[float], cover: float) -> str:
+    if kind == "box":
+        return f"centred {box[0]:g}·S × {box[1]:g}·S box ({100 * box[0] * box[1]:.1f} % of the image)"
+    if kind == "strokes":
+        return f"free-form strokes covering ≥ {100 * cover:.0f} %"
+    return f"centred {hole:g}·S square hole"
+
+
+def _composited_module():
+    import torch
+
+    class _Composited(torch.nn.Module):
+        def __init__(self, factory: str, **kwargs: Any) -> None:
+            super().__init__()
+            module, name = factory.split(":", 1) if ":" in factory else ("inpaintlab.models.coarse_to_fine", factory)
+            self.generator = getattr(importlib.import_module(module), name)(**kwargs)
+
+        def forward(self, masked: Any, mask: Any) -> Any:
+            return self.generator(masked, mask, composited=True)
+
+    return _Composited
+
+
+def composited(factory: str = "deepfill_v2", **kwargs: Any) -> Any:
+    """The generator ``factory(**kwargs)`` (a name in ``inpaintlab.models.coarse_to_fine`` or
+    'module:callable') whose forward is ``forward(masked, mask, composited=True)``."""
+    return _composited_module()(factory, **kwargs)
 
 
 def device_name(device: str) -> str:
@@ -243,7 +340,7 @@ def _run(config: dict[str, Any]) -> dict[str, Any]:
 
 def _run_in_subprocess(config: dict[str, Any], timeout_s: float | None) -> dict[str, Any]:
     """Run ``_run`` in a fresh interpreter; the peak RSS comes from the kernel's rusage of that child alone."""
-    cmd = [sys.executable, "-m", "inpaintlab.utils.benchmark", "--child", json.dumps(config)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(config)]
     with tempfile.TemporaryFile(mode="w+") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
         killed = threading.Event()
@@ -358,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--child", default="", help=argparse.SUPPRESS)
     p.add_argument("build", nargs="?", help="model factory, 'package.module:callable'")
-    p.add_argument("--inputs", default="inpaintlab.utils.benchmark:inpainting_inputs")
+    p.add_argument("--inputs", default="_common:inpainting_inputs")
     p.add_argument("--size", type=int, nargs="+", default=[256])
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=3)
