@@ -122,7 +122,7 @@ def box_hole(size: int, batch: int = 1, box: Sequence[float] = (0.5, 0.5), devic
 
 
 def stroke_hole(size: int, batch: int = 1, cover: float = 0.3, seed: int = 0, device: Any = "cpu"):
-    """B×1×S×S mask: DeepFill v2 free-form strokes (widths scaled with S/256) added until they cover at least
+    """B×1×S×S mask: DeepFill v2 free-form strokes (widths scaled with S/256) added one by one until they cover
     ``cover`` of the image; the same mask for every sample, a function of ``seed`` alone."""
     import torch
 
@@ -131,7 +131,7 @@ def stroke_hole(size: int, batch: int = 1, cover: float = 0.3, seed: int = 0, de
     if not 0.0 < cover < 1.0:
         raise ValueError(f"cover must be a fraction in (0, 1), got {cover}")
     scale = size / 256
-    gen = FreeFormMask(width=(12 * scale, 40 * scale))
+    gen = FreeFormMask(num_strokes=1, width=(12 * scale, 40 * scale))  # one stroke at a time: close to cover
     g = torch.Generator().manual_seed(seed)
     mask = torch.zeros(1, 1, size, size)
     while float(mask.mean()) < cover:

@@ -112,6 +112,9 @@ def test_only_composited_eval_calls_are_restricted():
     image = torch.rand(1, 3, 256, 256) * 2 - 1
     mask = _masks(256, 256)["box"]
     ca = gen.refine.attention
+    assert gen.attention_region(mask) is None  # training mode
+    assert gen.eval().attention_region(mask, composited=False) is None
+    assert gen.attention_region(mask).shape == (1, 1, 64, 64)
     with torch.no_grad():
         gen.train()(image, mask, composited=True)  # training: full
         assert ca.last_stats["positions"] == ca.last_stats["positions_full"]

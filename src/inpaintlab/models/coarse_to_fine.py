@@ -211,8 +211,9 @@ class RefineNetwork(nn.Module):
         hole = (mask != 0).to(torch.float32)
         if factor > 1:
             hole = F.max_pool2d(hole, factor, stride=factor, ceil_mode=True)
-        if radius > 0:
-            hole = F.max_pool2d(hole, 2 * radius + 1, stride=1, padding=radius)
+        if radius > 0:  # a square dilation, as two 1-D max-pools
+            hole = F.max_pool2d(hole, (1, 2 * radius + 1), stride=1, padding=(0, radius))
+            hole = F.max_pool2d(hole, (2 * radius + 1, 1), stride=1, padding=(radius, 0))
         return hole > 0
 
     def forward(
