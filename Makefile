@@ -62,13 +62,13 @@ reproduce-crfill: $(STAMP) ## CR-Fill at paper scale: Baseline, Baseline+CR, Dee
 	$(BIN)/inpaintlab-train experiment=crfill_deepfillv2_ca_cr_places2 $(ARGS)
 	$(BIN)/inpaintlab-train experiment=crfill_imagenet $(ARGS)
 
-bench-crfill: $(STAMP) ## CR-Fill Table 5: DeepFill v2 (CA) vs CR-Fill forward at 512/1024/2048, into experiments/crfill/README.md
+bench-crfill: $(STAMP) ## CR-Fill Table 5: DeepFill v2 (CA full and restricted) vs CR-Fill forward at 512/1024/2048, into experiments/crfill/README.md
 	$(BIN)/python benchmarks/bench_crfill.py $(ARGS)
 
 bench-attention: $(STAMP) ## contextual attention alone: time, GFLOP/s vs matmul, peak memory at 256..2048
 	$(BIN)/python benchmarks/bench_attention.py --sizes 256 512 1024 2048 $(ARGS)
 
-bench-deepfill: $(STAMP) ## DeepFill v2 forward time + peak memory at 256..2048, attention on/off, the layer alone
+bench-deepfill: $(STAMP) ## DeepFill v2 forward time + peak memory at 256..2048, attention full/restricted/off, the layer alone
 	$(BIN)/python benchmarks/bench_deepfill.py --markdown experiments/deepfill/bench.md $(ARGS)
 
 bench-train: $(STAMP) ## time training steps per second of ga_mnist on this machine

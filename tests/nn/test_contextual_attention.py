@@ -368,6 +368,12 @@ def test_region_empty_everywhere_and_full():
         full = ca(fg, fg, mask)
         allr = ca(fg, fg, mask, region=torch.ones(2, 1, 32, 32))
     assert torch.equal(full, allr) and ca.last_stats["positions"] == ca.last_stats["positions_full"]
+    fg, mask, region = _region_case(5, 2, 32, 32)
+    region[1] = False  # a sample that needs nothing rides along in the other's window size
+    with torch.no_grad():
+        full, part = ca(fg, fg, mask), ca(fg, fg, mask, region=region)
+    assert ca.last_stats["positions"] < ca.last_stats["positions_full"]
+    assert ((full - part).abs() * region).max() <= 1e-5
 
 
 def test_region_ignored_under_autograd_and_checked():
