@@ -106,6 +106,17 @@ def write_report(ckpt: Path | None, metrics: dict[str, float], suites: list[str]
     return text
 
 
+def _stored_model_config(ckpt: Path) -> dict | None:
+    import torch
+
+    from inpaintlab.pretrained import stored_model_config
+
+    try:
+        return stored_model_config(torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True))
+    except Exception:  # noqa: BLE001 - not our checkpoint format: Lightning reports it when loading
+        return None
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     ckpt = Path(cfg.ckpt_path)
     if not ckpt.is_file():
