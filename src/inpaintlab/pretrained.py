@@ -43,7 +43,21 @@ def register(name: str) -> Any:
     return deco
 
 
+def _discover() -> None:
+    """Import every ``inpaintlab.models`` module, so families that ``register`` a name next to their model are
+    known (and their inference adapters registered)."""
+    import importlib
+    import pkgutil
+
+    import inpaintlab.models
+
+    for info in pkgutil.iter_modules(inpaintlab.models.__path__):
+        importlib.import_module(f"inpaintlab.models.{info.name}")
+
+
 def names() -> tuple[str, ...]:
+    """Every released-weights name (``load(name, path)``)."""
+    _discover()
     return tuple(LOADERS)
 
 
@@ -201,6 +215,8 @@ def load(
 ) -> torch.nn.Module:
     """The ``name`` generator with ``path``'s weights, in eval mode. Registered names: "deepfill_v1",
     "deepfill_v2", "crfill" and whatever other families ``register``."""
+    if name not in LOADERS:
+        _discover()
     if name not in LOADERS:
         raise ValueError(f"unknown pretrained model {name!r}; expected one of {', '.join(LOADERS)}")
     return LOADERS[name](path, device=device, trusted=trusted, **overrides)
