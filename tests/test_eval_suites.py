@@ -4,13 +4,14 @@ batch under data-parallel training."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
-from helpers import CPU_CLAMP, compose_config
+from helpers import CPU_CLAMP, compose_config, run_cli
 from inpaintlab.errors import ConfigError
 from layouts import data_root_for
 
@@ -58,6 +59,19 @@ def test_three_suites_give_three_tables_on_places2(tmp_path, tmp_path_factory, m
     assert list(counts) == ["bins/20-30%/count"] and counts["bins/20-30%/count"] >= 2 and 0 < square["ssim"] <= 1
     for suite in ("square", "irregular", "object"):
         assert metrics[f"test/{suite}/psnr"] == pytest.approx(record["suites"][suite]["psnr"])
+    # inpaintlab-eval on the checkpoint copied away from its run: the model (cnum 8) from the checkpoint, the
+    # data and suites from experiment=…; the same three tables
+    alone = tmp_path_factory.mktemp("alone")  # no run directory above it
+    shutil.copy(ckpt, alone / "model.ckpt")
+    r = run_cli("inpaintlab.eval", [f"ckpt_path={alone / 'model.ckpt'}", "experiment=crfill_places2",
+                                    f"data.root={cfg.data.root}", "data.dataset.image_size=64", "trainer=cpu",
+                                    "trainer.limit_test_batches=2", "data.eval_batch_size=2",
+                                    "trainer.enable_progress_bar=false", f"hydra.run.dir={tmp_path / 'eval'}"],
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    copied = json.loads((alone / "model.test.json").read_text())
+    for suite in ("square", "irregular", "object"):
+        assert copied["suites"][suite]["psnr"] == pytest.approx(record["suites"][suite]["psnr"], abs=1e-4)
 
 
 def test_crfill_test_square_is_128_at_random_positions(tmp_path):

@@ -28,6 +28,18 @@ def find_run_config(ckpt_path: Path) -> Path | None:
     return None
 
 
+def _yaml_value(value: str):
+    """A command-line override's value as Hydra reads it (``64`` → int, ``[1, 2]`` → list, ``null`` → None)."""
+    import yaml
+
+    if not value:
+        return None
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
 def with_run_config(cfg: DictConfig, run_config: Path) -> DictConfig:
     """Take data/mask/model from the training run, then re-apply dotted command-line overrides to them."""
     run_cfg = OmegaConf.load(run_config)
@@ -38,7 +50,7 @@ def with_run_config(cfg: DictConfig, run_config: Path) -> DictConfig:
                 cfg[key] = run_cfg[key]
         for o in overrides:
             key, value = o.lstrip("+").split("=", 1)
-            OmegaConf.update(cfg, key, OmegaConf.create({"v": value})["v"] if value else None, force_add=True)
+            OmegaConf.update(cfg, key, _yaml_value(value), force_add=True)
     if "mask_generator" in cfg.data:  # the run's config is resolved: keep the data's mask in sync with `mask`
         cfg.data.mask_generator = cfg.mask
     return cfg
@@ -122,7 +134,14 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if not ckpt.is_file():
         raise ConfigError(f"ckpt_path={ckpt} does not exist; expected a .ckpt file written by inpaintlab-train")
     run_config = find_run_config(ckpt)
-    if cfg.get("use_run_config", True):
+    stored = _stored_model_config(ckpt) if run_config is None else None
+    if cfg.get("use_run_config", True) and stored is not None:
+        # a checkpoint copied away from its run: the model from the checkpoint, data and masks from the given
+        # config (experiment=<name> or data=…), dotted overrides included
+        log.info("no config.yaml beside %s: the model config stored in it, data/masks from the command line", ckpt)
+        with open_dict(cfg):
+            cfg.model = OmegaConf.create(stored)
+    elif cfg.get("use_run_config", True):
         if run_config is None:
             raise ConfigError(
                 f"no config.yaml of the training run next to {ckpt} (looked in {ckpt.parent} and its parent); "
