@@ -28,6 +28,18 @@ def find_run_config(ckpt_path: Path) -> Path | None:
     return None
 
 
+def _yaml_value(value: str):
+    """A command-line override's value as Hydra reads it (``64`` → int, ``[1, 2]`` → list, ``null`` → None)."""
+    import yaml
+
+    if not value:
+        return None
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
 def with_run_config(cfg: DictConfig, run_config: Path) -> DictConfig:
     """Take data/mask/model from the training run, then re-apply dotted command-line overrides to them."""
     run_cfg = OmegaConf.load(run_config)
@@ -38,7 +50,7 @@ def with_run_config(cfg: DictConfig, run_config: Path) -> DictConfig:
                 cfg[key] = run_cfg[key]
         for o in overrides:
             key, value = o.lstrip("+").split("=", 1)
-            OmegaConf.update(cfg, key, OmegaConf.create({"v": value})["v"] if value else None, force_add=True)
+            OmegaConf.update(cfg, key, _yaml_value(value), force_add=True)
     if "mask_generator" in cfg.data:  # the run's config is resolved: keep the data's mask in sync with `mask`
         cfg.data.mask_generator = cfg.mask
     return cfg
@@ -65,12 +77,71 @@ def binned_rows(metrics: dict[str, float]) -> list[dict[str, float]]:
     return sorted(rows.values(), key=lambda r: float(r["hole area"].split("-")[0]))
 
 
+def suite_metrics(metrics: dict[str, float], suites: list[str]) -> dict[str, dict[str, float]]:
+    """``{suite: {name: value}}`` from flat ``<suite>/<name>`` keys (one suite: the keys as they are)."""
+    if len(suites) <= 1:
+        return {(suites[0] if suites else "default"): dict(metrics)}
+    out: dict[str, dict[str, float]] = {s: {} for s in suites}
+    for key, value in metrics.items():
+        suite, _, name = key.partition("/")
+        if suite in out and name:
+            out[suite][name] = value
+    return out
+
+
+def report_text(name: str, per_suite: dict[str, dict[str, float]]) -> str:
+    """Markdown: per suite, the overall table, then the table by hole-area bin."""
+    parts = []
+    for suite, metrics in per_suite.items():
+        overall = {k: v for k, v in metrics.items() if not k.startswith("bins/")}
+        text = f"## Mask suite: {suite}\n\n" if len(per_suite) > 1 else ""
+        text += metrics_table([{**overall, "checkpoint": name}])
+        bins = binned_rows(metrics)
+        if bins:
+            text += "\nBy hole area (fraction of hole pixels, bins (lo, hi]):\n\n" + metrics_table(bins, key="hole area")
+        parts.append(text)
+    return "\n".join(parts)
+
+
+def write_report(ckpt: Path | None, metrics: dict[str, float], suites: list[str], out_dir: Path | None = None) -> str:
+    """``<ckpt>.test.md`` and ``<ckpt>.test.json`` (or ``test.md/json`` in ``out_dir`` without a checkpoint):
+    one table per mask suite plus its hole-area bins. ``metrics`` without the ``test/`` prefix."""
+    per_suite = suite_metrics(metrics, suites)
+    record: dict = {"checkpoint": str(ckpt) if ckpt else None, **metrics}
+    if len(per_suite) > 1:
+        record["suites"] = per_suite
+    stem = ckpt.with_suffix("") if ckpt else Path(out_dir or ".") / "test"
+    text = report_text(ckpt.name if ckpt else "current weights", per_suite)
+    Path(f"{stem}.test.json" if ckpt else f"{stem}.json").write_text(json.dumps(record, indent=2))
+    Path(f"{stem}.test.md" if ckpt else f"{stem}.md").write_text(text)
+    log.info("wrote the test report %s.test.md / .json", stem)
+    return text
+
+
+def _stored_model_config(ckpt: Path) -> dict | None:
+    import torch
+
+    from inpaintlab.pretrained import stored_model_config
+
+    try:
+        return stored_model_config(torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True))
+    except Exception:  # noqa: BLE001 - not our checkpoint format: Lightning reports it when loading
+        return None
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     ckpt = Path(cfg.ckpt_path)
     if not ckpt.is_file():
         raise ConfigError(f"ckpt_path={ckpt} does not exist; expected a .ckpt file written by inpaintlab-train")
     run_config = find_run_config(ckpt)
-    if cfg.get("use_run_config", True):
+    stored = _stored_model_config(ckpt) if run_config is None else None
+    if cfg.get("use_run_config", True) and stored is not None:
+        # a checkpoint copied away from its run: the model from the checkpoint, data and masks from the given
+        # config (experiment=<name> or data=…), dotted overrides included
+        log.info("no config.yaml beside %s: the model config stored in it, data/masks from the command line", ckpt)
+        with open_dict(cfg):
+            cfg.model = OmegaConf.create(stored)
+    elif cfg.get("use_run_config", True):
         if run_config is None:
             raise ConfigError(
                 f"no config.yaml of the training run next to {ckpt} (looked in {ckpt.parent} and its parent); "
@@ -79,19 +150,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         cfg = with_run_config(cfg, run_config)
     save_resolved_config(cfg, cfg.paths.output_dir)
     objects = build(cfg)
-    trainer = objects["trainer"]
-    results = trainer.test(model=objects["model"], datamodule=objects["datamodule"], ckpt_path=str(ckpt), weights_only=False)
-    metrics = {k.removeprefix("test/"): float(v) for k, v in results[0].items()}
-    record = {"checkpoint": str(ckpt), **metrics}
-    stem = ckpt.with_suffix("")
-    Path(f"{stem}.test.json").write_text(json.dumps(record, indent=2))
-    overall = {k: v for k, v in metrics.items() if not k.startswith("bins/")}
-    text = metrics_table([{**overall, "checkpoint": ckpt.name}])
-    bins = binned_rows(metrics)
-    if bins:
-        text += "\nBy hole area (fraction of hole pixels, bins (lo, hi]):\n\n" + metrics_table(bins, key="hole area")
-    Path(f"{stem}.test.md").write_text(text)
-    log.info("wrote %s.test.md and %s.test.json", stem, stem)
+    trainer, datamodule = objects["trainer"], objects["datamodule"]
+    trainer.test(model=objects["model"], datamodule=datamodule, ckpt_path=str(ckpt), weights_only=False)
+    metrics = {k.removeprefix("test/"): float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    suites = datamodule.suite_names("test") if hasattr(datamodule, "suite_names") else []
+    text = write_report(ckpt, metrics, suites)
     print(text)
     return metrics
 

@@ -29,6 +29,39 @@ def _wandb_id_from_checkpoint(ckpt_path: str) -> str | None:
     return ckpt.get("inpaintlab", {}).get("wandb_run_id")
 
 
+def attach_run_info(model: Any, cfg: DictConfig) -> None:
+    """Give the module what every checkpoint stores: the resolved model config (``Inpainter.from_checkpoint``
+    rebuilds the architecture from it), the data's image size/channels, and the inference options."""
+    if not hasattr(model, "model_config"):
+        return
+    model.model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    info = {"dataset": OmegaConf.select(cfg, "data.dataset._target_", default=None)}
+    for key in ("image_size", "channels", "variant"):
+        value = OmegaConf.select(cfg, f"data.dataset.{key}", default=None)
+        if value is not None:
+            info[key] = value
+    model.data_info = info
+    options = cfg.get("inference_options")
+    model.inference_options = dict(OmegaConf.to_container(options, resolve=True)) if options else {}
+
+
+def data_parallel_processes(trainer: Any) -> int:
+    """How many processes share each batch: devices × nodes under a data-parallel strategy (DDP, ddp_spawn,
+    FSDP, DeepSpeed), else 1."""
+    from lightning.pytorch.strategies import ParallelStrategy
+
+    if not isinstance(trainer.strategy, ParallelStrategy):
+        return 1
+    return max(1, int(trainer.num_devices) * int(trainer.num_nodes))
+
+
+def _trainer_name(cfg: DictConfig) -> str:
+    try:
+        return HydraConfig.get().runtime.choices.get("trainer", "?")
+    except Exception:  # noqa: BLE001 - outside a Hydra run
+        return str(cfg.trainer.get("strategy", "?"))
+
+
 def build(cfg: DictConfig) -> dict[str, Any]:
     """Instantiate everything a run needs from the composed config."""
     if cfg.get("seed") is not None:
@@ -46,9 +79,12 @@ def build(cfg: DictConfig) -> dict[str, Any]:
     datamodule = instantiate(cfg.data)
     log.info("model: %s", cfg.model._target_)
     model = instantiate(cfg.model)
+    attach_run_info(model, cfg)
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
     loggers = instantiate_nodes(cfg.get("logger"), "logger")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if hasattr(datamodule, "set_world_size"):
+        datamodule.set_world_size(data_parallel_processes(trainer), f"trainer={_trainer_name(cfg)}")
     return {"datamodule": datamodule, "model": model, "callbacks": callbacks, "loggers": loggers, "trainer": trainer}
 
 
@@ -62,6 +98,21 @@ def log_hyperparameters(cfg: DictConfig, objects: dict[str, Any]) -> None:
         logger.log_hyperparams(params)
 
 
+def test_checkpoint(cfg: DictConfig, trainer: Any) -> str | None:
+    """The checkpoint the test stage scores: ``test_ckpt=best`` (by the checkpoint callback's monitor) or
+    ``last`` (the final step: papers that report fixed iteration counts, e.g. gradient attention)."""
+    choice = str(cfg.get("test_ckpt", "best"))
+    if choice not in ("best", "last"):
+        raise ConfigError(f"test_ckpt must be 'best' or 'last', got {choice!r}")
+    callback = trainer.checkpoint_callback
+    path = ""
+    if callback is not None:
+        path = getattr(callback, "last_model_path", "") if choice == "last" else getattr(callback, "best_model_path", "")
+    if not path and cfg.get("train", True):
+        log.warning("no %s checkpoint recorded; testing the current weights", choice)
+    return path or None
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) as the config says; returns the final metrics."""
     run_dir = Path(cfg.paths.output_dir)
@@ -73,12 +124,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test", False):
-        best = getattr(trainer.checkpoint_callback, "best_model_path", "") if trainer.checkpoint_callback else ""
-        ckpt = best or None
-        if ckpt is None and cfg.get("train", True):
-            log.warning("no best checkpoint recorded; testing the current weights")
+        ckpt = test_checkpoint(cfg, trainer)
         trainer.test(model=model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        if trainer.is_global_zero:
+            from inpaintlab.eval import write_report
+
+            suites = datamodule.suite_names("test") if hasattr(datamodule, "suite_names") else []
+            tested = {k.removeprefix("test/"): float(v) for k, v in trainer.callback_metrics.items()
+                      if k.startswith("test/")}
+            write_report(Path(ckpt) if ckpt else None, tested, suites, run_dir)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     return metrics
 

@@ -150,7 +150,8 @@ class HoleAreaBinnedMetrics(Metric):
 
 class InpaintingMetrics(L.Callback):
     """Logs ``{val,test}/{psnr,ssim,l1,psnr_hole,l1_hole,grad_l1_hole}`` on the composited output, and at test
-    time ``test/bins/<hole-area bin>/{psnr,ssim,l1,l1_hole,psnr_hole,count}``.
+    time ``test/bins/<hole-area bin>/{psnr,ssim,l1,l1_hole,psnr_hole,count}``. With several evaluation mask
+    suites (``data.eval_masks``) every name gets the suite: ``test/<suite>/psnr``, ``test/<suite>/bins/…``.
 
     The step functions return {"composite": …}; the metrics see it and the target mapped to [0, 1]. States
     are summed across DDP processes by torchmetrics before ``compute``.
@@ -159,48 +160,51 @@ class InpaintingMetrics(L.Callback):
     def __init__(self, ssim_kernel: int = 11, ssim_sigma: float = 1.5, hole_area_bins: bool = True) -> None:
         self.ssim_kernel, self.ssim_sigma = ssim_kernel, ssim_sigma
         self.hole_area_bins = hole_area_bins
-        self.metrics: dict[str, MetricCollection] = {}
+        self.metrics: dict[str, MetricCollection] = {}  # by name prefix: "val/", "test/", "test/square/", …
 
-    def _get(self, stage: str, device: torch.device) -> MetricCollection:
-        if stage not in self.metrics:
-            self.metrics[stage] = inpainting_metrics(self.ssim_kernel, self.ssim_sigma)
-            if self.hole_area_bins and stage == "test":  # per-bin numbers are a test-time report
-                self.metrics[stage].add_metrics({"bins": HoleAreaBinnedMetrics(ssim_kernel=self.ssim_kernel,
-                                                                                ssim_sigma=self.ssim_sigma)})
-        return self.metrics[stage].to(device)
+    def _get(self, prefix: str, device: torch.device) -> MetricCollection:
+        if prefix not in self.metrics:
+            self.metrics[prefix] = inpainting_metrics(self.ssim_kernel, self.ssim_sigma)
+            if self.hole_area_bins and prefix.startswith("test/"):  # per-bin numbers are a test-time report
+                self.metrics[prefix].add_metrics({"bins": HoleAreaBinnedMetrics(ssim_kernel=self.ssim_kernel,
+                                                                                 ssim_sigma=self.ssim_sigma)})
+        return self.metrics[prefix].to(device)
 
-    def _update(self, stage: str, pl_module: L.LightningModule, outputs: Any, batch: Mapping[str, Tensor]) -> None:
+    def _update(self, stage: str, trainer, pl_module: L.LightningModule, outputs: Any, batch: Mapping[str, Tensor],
+                dataloader_idx: int = 0) -> None:
+        from inpaintlab.data.datamodule import suite_prefix
+
         if not isinstance(outputs, Mapping) or "composite" not in outputs:
             return
         pred, target = to_unit(outputs["composite"].float()), to_unit(batch["image"].float())
         mask = batch["mask"].float()
-        for name, metric in self._get(stage, pl_module.device).items():
+        for name, metric in self._get(suite_prefix(trainer, stage, dataloader_idx), pl_module.device).items():
             if name in HOLE_METRICS or name == "bins":
                 metric.update(pred, target, mask)
             else:
                 metric.update(pred, target)
 
     def _log(self, stage: str, pl_module: L.LightningModule) -> None:
-        if stage not in self.metrics:
-            return
-        values = {}
-        for name, metric in self.metrics[stage].items():
-            value = metric.compute()
-            values.update(value if isinstance(value, dict) else {name: value})
-        self.metrics[stage].reset()
-        for name, value in values.items():
-            pl_module.log(f"{stage}/{name}", value.float(), sync_dist=False)
+        for prefix in [p for p in self.metrics if p.startswith(f"{stage}/")]:
+            values = {}
+            for name, metric in self.metrics[prefix].items():
+                value = metric.compute()
+                values.update(value if isinstance(value, dict) else {name: value})
+            self.metrics[prefix].reset()
+            del self.metrics[prefix]
+            for name, value in values.items():
+                pl_module.log(f"{prefix}{name}", value.float(), sync_dist=False, add_dataloader_idx=False)
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         if not trainer.sanity_checking:
-            self._update("val", pl_module, outputs, batch)
+            self._update("val", trainer, pl_module, outputs, batch, dataloader_idx)
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if not trainer.sanity_checking:
             self._log("val", pl_module)
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        self._update("test", pl_module, outputs, batch)
+        self._update("test", trainer, pl_module, outputs, batch, dataloader_idx)
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
         self._log("test", pl_module)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -11,11 +12,21 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 import lightning as L
-from inpaintlab.errors import InpaintlabError
+from inpaintlab.errors import ConfigError, InpaintlabError
 
 log = logging.getLogger(__name__)
 
 MaskGenerator = Callable[..., Tensor]  # (n, height, width, generator=None) -> n×1×H×W, 1 = hole
+
+
+def suite_prefix(trainer: Any, stage: str, dataloader_idx: int = 0) -> str:
+    """Metric-name prefix of an evaluation loader: ``"test/"`` when the stage has one mask suite,
+    ``"test/<suite>/"`` when it has several (``InpaintingDataModule.suite_names``)."""
+    dm = getattr(trainer, "datamodule", None) if trainer is not None else None
+    names = dm.suite_names(stage) if dm is not None and hasattr(dm, "suite_names") else []
+    if len(names) > 1 and dataloader_idx < len(names):
+        return f"{stage}/{names[dataloader_idx]}/"
+    return f"{stage}/"
 
 
 def frozen_seed(seed: int, index: int) -> int:
@@ -110,9 +121,14 @@ class InpaintingDataModule(L.LightningDataModule):
     is the dataset's folder, ``data.root`` on the command line). When
     ``val_split`` is None the validation set is ``val_size`` images held out of the training split with a
     fixed seed (with a ``val_split``, ``val_size`` > 0 keeps its first N images); ``test_size`` optionally keeps
-    the first N test images (e.g. the 500-image CelebA test set). ``eval_masks`` names a frozen mask folder
-    (``inpaintlab-make-masks``, or NVIDIA's irregular masks) used for validation and test instead of the
-    seeded generator.
+    the first N test images (e.g. the 500-image CelebA test set).
+
+    Evaluation mask *suites*: ``eval_masks`` maps suite names to a mask generator (seeded per sample, so every
+    run scores the same holes) or a frozen mask folder (``inpaintlab-make-masks``, NVIDIA's irregular masks),
+    e.g. CR-Fill's ``{square: …, irregular: …, object: …}``; a ``null`` entry drops a suite. A plain folder
+    string is one suite; ``None`` is one suite of the training mask generator. The test stage gets one loader
+    per suite (metrics ``test/<suite>/…`` when there are several); validation runs ``val_suites`` (names,
+    ``"all"``, or None = the first suite only, which keeps validation cheap).
     """
 
     def __init__(
@@ -131,9 +147,10 @@ class InpaintingDataModule(L.LightningDataModule):
         test_split: str = "test",
         val_size: int = 0,
         test_size: int | None = None,
-        eval_masks: str | None = None,
+        eval_masks: str | Mapping[str, Any] | None = None,
         eval_mask_seed: int = 2024,
         split_seed: int = 0,
+        val_suites: str | Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -141,7 +158,9 @@ class InpaintingDataModule(L.LightningDataModule):
         self.dataset_factory = dataset
         self.root = root
         self.mask_generator = mask_generator
-        self.batch_size = int(batch_size)
+        self.batch_size = int(batch_size)  # the paper's global batch
+        self.world_size = 1
+        self.process_batch_size = self.batch_size  # what each data-parallel process loads
         self.eval_batch_size = int(eval_batch_size or batch_size)
         self.num_workers = int(num_workers)
         self.pin_memory = pin_memory
@@ -151,19 +170,79 @@ class InpaintingDataModule(L.LightningDataModule):
         self.val_size, self.test_size = int(val_size), test_size
         self.eval_masks = eval_masks
         self.eval_mask_seed, self.split_seed = eval_mask_seed, split_seed
+        self.suites = self._suite_sources(eval_masks)
+        self.val_suites = self._val_suite_names(val_suites)
         self.train_set: Dataset | None = None
-        self.val_set: Dataset | None = None
-        self.test_set: Dataset | None = None
+        self.val_set: Dataset | None = None  # the first validation suite
+        self.test_set: Dataset | None = None  # the first test suite
+        self.val_sets: dict[str, Dataset] = {}
+        self.test_sets: dict[str, Dataset] = {}
+
+    def set_world_size(self, world_size: int, trainer_name: str = "the trainer") -> None:
+        """Data-parallel training with ``world_size`` processes keeps the paper's global batch: each process
+        loads ``batch_size / world_size`` (an error when it does not divide)."""
+        world_size = max(1, int(world_size))
+        if self.batch_size % world_size:
+            raise ConfigError(
+                f"data.batch_size={self.batch_size} is the global batch (the paper's); {trainer_name} runs "
+                f"{world_size} processes, which must divide it (each loads batch_size/{world_size}): choose a "
+                f"batch size that is a multiple of {world_size} or another number of devices"
+            )
+        self.world_size, self.process_batch_size = world_size, self.batch_size // world_size
+        if world_size > 1:
+            log.info("data-parallel: global batch %d = %d processes × %d", self.batch_size, world_size,
+                     self.process_batch_size)
 
     def _split(self, name: str) -> Dataset:
         return self.dataset_factory(split=name) if self.root is None else self.dataset_factory(root=self.root, split=name)
 
-    def _mask_set(self):
-        if not self.eval_masks:
-            return None
-        from inpaintlab.data.mask_sets import FrozenMasks
+    def _suite_sources(self, eval_masks: Any) -> dict[str, Any]:
+        """Suite name → a mask generator or a frozen-mask folder (str)."""
+        if eval_masks is None or eval_masks == "":
+            return {"default": self.mask_generator}
+        if isinstance(eval_masks, (str, os.PathLike)):
+            return {"default": str(eval_masks)}
+        if isinstance(eval_masks, Mapping):
+            suites = {str(k): (str(v) if isinstance(v, os.PathLike) else v) for k, v in eval_masks.items()
+                      if v is not None}
+            for name, source in suites.items():
+                if not (isinstance(source, str) or callable(source)):
+                    raise InpaintlabError(
+                        f"data.eval_masks.{name} must be a mask generator config (with _target_) or a folder of "
+                        f"frozen masks, got {type(source).__name__}"
+                    )
+            if not suites:
+                raise InpaintlabError("data.eval_masks names no suite (every entry is null)")
+            return suites
+        if callable(eval_masks):
+            return {"default": eval_masks}
+        raise InpaintlabError(
+            f"data.eval_masks must be a mapping of suites, a folder or null, got {type(eval_masks).__name__}"
+        )
 
-        return FrozenMasks(self.eval_masks)
+    def _val_suite_names(self, val_suites: Any) -> list[str]:
+        names = list(self.suites)
+        if val_suites is None:
+            return names[:1]
+        if val_suites == "all":
+            return names
+        chosen = [val_suites] if isinstance(val_suites, str) else [str(v) for v in val_suites]
+        unknown = [n for n in chosen if n not in self.suites]
+        if unknown or not chosen:
+            raise InpaintlabError(f"data.val_suites={chosen}: unknown suite(s) {unknown}; the suites are {names}")
+        return chosen
+
+    def suite_names(self, stage: str) -> list[str]:
+        """The mask suites of ``stage`` ("val" or "test"), in loader order."""
+        return list(self.val_suites) if stage == "val" else list(self.suites) if stage == "test" else []
+
+    def _suite_set(self, images: Dataset, name: str, seed: int) -> MaskedImages:
+        source = self.suites[name]
+        if isinstance(source, str):
+            from inpaintlab.data.mask_sets import FrozenMasks
+
+            return MaskedImages(images, self.mask_generator, frozen=True, seed=seed, mask_set=FrozenMasks(source))
+        return MaskedImages(images, source, frozen=True, seed=seed)
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and self.train_set is None:
@@ -182,16 +261,17 @@ class InpaintingDataModule(L.LightningDataModule):
             else:
                 raise InpaintlabError("no validation data: set data.val_split to a split name or data.val_size > 0")
             self.train_set = MaskedImages(train, self.mask_generator, frozen=False)
-            self.val_set = MaskedImages(val, self.mask_generator, frozen=True, seed=self.eval_mask_seed,
-                                        mask_set=self._mask_set())
-            log.info("train: %d images, val: %d images", len(self.train_set), len(self.val_set))
+            self.val_sets = {n: self._suite_set(val, n, self.eval_mask_seed) for n in self.val_suites}
+            self.val_set = next(iter(self.val_sets.values()))
+            log.info("train: %d images, val: %d images × suites %s", len(self.train_set), len(self.val_set),
+                     list(self.val_sets))
         if stage in (None, "test") and self.test_set is None:
             test = self._split(self.splits["test"])
             if self.test_size is not None:
                 test = IndexSubset(test, range(min(int(self.test_size), len(test))))
-            self.test_set = MaskedImages(test, self.mask_generator, frozen=True, seed=self.eval_mask_seed + 1,
-                                         mask_set=self._mask_set())
-            log.info("test: %d images", len(self.test_set))
+            self.test_sets = {n: self._suite_set(test, n, self.eval_mask_seed + 1) for n in self.suites}
+            self.test_set = next(iter(self.test_sets.values()))
+            log.info("test: %d images × suites %s", len(self.test_set), list(self.test_sets))
 
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:
@@ -200,9 +280,9 @@ class InpaintingDataModule(L.LightningDataModule):
             raise InpaintlabError(f"the {'training' if train else 'evaluation'} split holds no images")
         return DataLoader(
             dataset,
-            batch_size=self.batch_size if train else self.eval_batch_size,
+            batch_size=self.process_batch_size if train else self.eval_batch_size,
             shuffle=train,
-            drop_last=train and len(dataset) >= self.batch_size,
+            drop_last=train and len(dataset) >= self.process_batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,
@@ -213,8 +293,14 @@ class InpaintingDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, train=False)
+    def _suite_loaders(self, sets: dict[str, Dataset], fallback: Dataset | None) -> DataLoader | list[DataLoader]:
+        if not sets:
+            return self._loader(fallback, train=False)
+        loaders = [self._loader(d, train=False) for d in sets.values()]
+        return loaders[0] if len(loaders) == 1 else loaders  # Lightning: one loader per suite
 
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, train=False)
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        return self._suite_loaders(self.val_sets, self.val_set)
+
+    def test_dataloader(self) -> DataLoader | list[DataLoader]:
+        return self._suite_loaders(self.test_sets, self.test_set)

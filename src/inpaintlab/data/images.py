@@ -168,7 +168,9 @@ class CelebA(ImageFiles):
 
     ``crop``: side of the centre square cut from the 178×218 aligned image before resizing (178: the whole
     width; 128 with ``image_size=128`` is a 128² centre crop without resizing); ``None`` resizes the whole image.
-    The 500-image test set of the gradient-attention paper is ``limit=500`` (or the DataModule's test_size).
+    ``test_count=N`` re-splits the 202,599 images as the gradient-attention paper's Table 1 (202,099 train /
+    500 test): "test" is the first N images of the standard test partition and "train" every other image
+    (the paper does not say which 500; "val" stays the standard partition).
     """
 
     def __init__(
@@ -181,6 +183,7 @@ class CelebA(ImageFiles):
         train_crop: str = "center",
         flip: bool = True,
         limit: int | None = None,
+        test_count: int | None = None,
         **kwargs,
     ) -> None:
         split = _split_name(split, ("train", "val", "test", "all"), "CelebA")
@@ -193,11 +196,13 @@ class CelebA(ImageFiles):
             missing = [n for n, p in (("img_align_celeba/", img_dir), ("list_eval_partition.txt", part)) if p is None]
             raise DatasetNotFoundError(f"CelebA: {', '.join(missing)} not found under {root}.\n{CELEBA_LAYOUT}")
         code = {"train": "0", "val": "1", "test": "2"}.get(split)
-        names = []
-        for line in part.read_text().splitlines():
-            fields = line.split()
-            if len(fields) >= 2 and (code is None or fields[1] == code):
-                names.append(fields[0])
+        rows = [f[:2] for f in (line.split() for line in part.read_text().splitlines()) if len(f) >= 2]
+        if test_count is not None and split in ("train", "test"):
+            test = [n for n, c in rows if c == "2"][: int(test_count)]
+            held = set(test)
+            names = test if split == "test" else [n for n, _ in rows if n not in held]
+        else:
+            names = [n for n, c in rows if code is None or c == code]
         if not names:
             raise DatasetNotFoundError(f"CelebA: split {split!r} is empty in {part}.\n{CELEBA_LAYOUT}")
         if not (img_dir / names[0]).exists():
