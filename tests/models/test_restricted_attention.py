@@ -126,3 +126,25 @@ def test_only_composited_eval_calls_are_restricted():
         off(image, mask, composited=True)
         assert off.refine.attention.last_stats["positions"] == off.refine.attention.last_stats["positions_full"]
         crfill(cnum=8).eval()(image, mask, composited=True)  # no attention: the flag is a no-op
+
+
+@pytest.mark.parametrize("coarse_scale", [1.0, 0.5])
+def test_inference_path_restricts_and_keeps_the_composite(coarse_scale):
+    """The one inference path (Inpainter.fill_tensor) runs the restricted attention and returns the same
+    composite as with the restriction switched off, at an odd size (mirror padding) and in high-res mode."""
+    from inpaintlab.inference import Inpainter
+
+    torch.manual_seed(0)
+    gen = deepfill_v2(cnum=8).eval()
+    image = torch.rand(1, 3, 150, 170) * 2 - 1
+    mask = torch.zeros(1, 1, 150, 170)
+    mask[..., 40:80, 60:100] = 1
+    painter = Inpainter(gen, coarse_scale=coarse_scale)
+    part = painter.fill_tensor(image, mask)
+    stats = gen.refine.attention.last_stats
+    assert stats["positions"] < stats["positions_full"]  # the window ran
+    gen.restrict_attention = False
+    full = painter.fill_tensor(image, mask)
+    assert gen.refine.attention.last_stats["positions"] == gen.refine.attention.last_stats["positions_full"]
+    assert (full - part).abs().max() <= 1e-5
+    assert torch.equal(part * (1 - mask), image * (1 - mask))

@@ -17,7 +17,8 @@ Generators without a registered adapter use ``Adapter``: ``generator(image·(1�
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import torch
@@ -49,6 +50,18 @@ class Adapter:
         self.generator = generator
         self.discriminator = discriminator
         self.settings = {k: options.get(k, default) for k, (default, _) in self.options.items()}
+        # True while the caller keeps only the hole pixels of ``fill`` (see ``compositing``)
+        self.composited = False
+
+    @contextmanager
+    def compositing(self) -> Iterator[Adapter]:
+        """Inside: ``fill``'s output is used only inside the hole, so a family may skip work whose result can
+        reach no hole pixel (DeepFill's contextual attention restricted to the hole's receptive field)."""
+        before, self.composited = self.composited, True
+        try:
+            yield self
+        finally:
+            self.composited = before
 
     @property
     def size_multiple(self) -> int:
@@ -115,7 +128,8 @@ def adapter_for(generator: nn.Module, discriminator: nn.Module | None = None, **
 @torch.no_grad()
 def fill_composite(adapter: Adapter, image: Tensor, mask: Tensor) -> Tensor:
     """fill → composite → postprocess → composite: the filled image with every known pixel as given."""
-    filled = adapter.fill(image, mask)
+    with adapter.compositing():
+        filled = adapter.fill(image, mask)
     out = filled * mask + image * (1.0 - mask)
     out = adapter.postprocess(image, mask, out)
     return out * mask + image * (1.0 - mask)

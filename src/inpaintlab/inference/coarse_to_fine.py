@@ -70,15 +70,19 @@ def check_coarse_scale(scale: Any) -> float:
     return scale
 
 
-def coarse_to_fine(gen: Any, masked: Tensor, mask: Tensor, coarse_scale: float = 1.0) -> dict:
+def coarse_to_fine(
+    gen: Any, masked: Tensor, mask: Tensor, coarse_scale: float = 1.0, composited: bool = False
+) -> dict:
     """``CoarseToFineGenerator.forward`` with the coarse network at ``coarse_scale`` of the input size.
 
     CR-Fill Sec. 5.1 ("High-resolution inpainting", ``coarse_scale=0.5``). ``coarse_scale=1`` is the
     generator's own forward. Inputs: B×C×H×W masked image and B×1×H×W mask (1 = hole), H and W multiples of
-    ``pad_multiple(gen, coarse_scale)``; returns ``{"output", "coarse"}`` (coarse at full size)."""
+    ``pad_multiple(gen, coarse_scale)``; returns ``{"output", "coarse"}`` (coarse at full size).
+    ``composited=True``: only the hole pixels of ``"output"`` are used, so the attention runs only where it
+    can reach them (exact there; ``CoarseToFineGenerator.attention_region``)."""
     check_coarse_scale(coarse_scale)
     if coarse_scale == 1.0:
-        return gen(masked, mask)
+        return gen(masked, mask, composited=composited) if composited else gen(masked, mask)
     if not (hasattr(gen, "coarse") and hasattr(gen, "refine")):
         raise ConfigError(
             f"{type(gen).__name__} has no coarse/refine networks: a reduced coarse scale needs a "
@@ -96,7 +100,8 @@ def coarse_to_fine(gen: Any, masked: Tensor, mask: Tensor, coarse_scale: float =
     pasted = coarse * mask + masked * (1.0 - mask)
     if getattr(gen, "refine_with_mask", False):
         pasted = torch.cat([pasted, torch.ones_like(mask), mask], dim=1)
-    raw, _ = gen.refine(pasted, mask)
+    region = gen.attention_region(mask, composited) if hasattr(gen, "attention_region") else None
+    raw, _ = gen.refine(pasted, mask, region)
     return {"output": _out_act(gen, raw), "coarse": coarse}
 
 
@@ -126,4 +131,5 @@ class CoarseToFineAdapter(Adapter):
         return self.settings["coarse_scale"] == 1.0
 
     def fill(self, image: Tensor, mask: Tensor) -> Tensor:
-        return coarse_to_fine(self.generator, image * (1.0 - mask), mask, self.settings["coarse_scale"])["output"]
+        masked = image * (1.0 - mask)
+        return coarse_to_fine(self.generator, masked, mask, self.settings["coarse_scale"], self.composited)["output"]

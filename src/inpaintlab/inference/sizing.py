@@ -86,7 +86,8 @@ def fill_any_size(adapter: Adapter, image: Tensor, mask: Tensor) -> Tensor:
 
 def composite_any_size(adapter: Adapter, image: Tensor, mask: Tensor) -> Tensor:
     """fill → composite → postprocess → composite at the picture's own size: every known pixel as given."""
-    filled = fill_any_size(adapter, image, mask)
+    with adapter.compositing():
+        filled = fill_any_size(adapter, image, mask)
     out = filled * mask + image * (1.0 - mask)
     out = adapter.postprocess(image, mask, out)
     return out * mask + image * (1.0 - mask)
