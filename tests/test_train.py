@@ -41,7 +41,8 @@ _CE_CLAMP = ["data.val_size=2", "data.dataset.image_size=32", "model.generator.i
 _CE_CENTER = [*_CE_CLAMP, "mask.size=16", "model.discriminator.patch_size=16", "model.discriminator.ndf=16"]
 _GLCIC_CLAMP = ["data.val_size=2", "data.dataset.image_size=64", "data.dataset.resize=[64,96]", "mask.size=[16,24]",
                 "model.generator.cnum=8", "model.discriminator.global_size=64", "model.discriminator.local_size=32",
-                "model.discriminator.cnum=8", "model.discriminator.fc_units=32"]
+                "model.discriminator.cnum=8", "model.discriminator.fc_units=32", "model.phases.0.steps=2",
+                "model.phases.1.steps=1", "model.phases.2.steps=1"]
 EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "context_encoder_imagenet_center": _CE_CENTER,
     "context_encoder_imagenet_center_l2": [*_CE_CLAMP, "mask.size=16"],

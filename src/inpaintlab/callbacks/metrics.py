@@ -152,7 +152,8 @@ class InpaintingMetrics(L.Callback):
     """Logs ``{val,test}/{psnr,ssim,l1,psnr_hole,l1_hole,grad_l1_hole}`` on the composited output, and at test
     time ``test/bins/<hole-area bin>/{psnr,ssim,l1,l1_hole,psnr_hole,count}``.
 
-    The step functions return {"composite": …}; the metrics see it and the target mapped to [0, 1]. States
+    The step functions return {"composite": …}; the metrics see it and the target mapped to [0, 1]. A variant
+    ``"composite_<name>"`` (GLCIC's post-processed ``composite_post``) is scored too, as ``{stage}/<name>/…``. States
     are summed across DDP processes by torchmetrics before ``compute``.
     """
 
@@ -172,24 +173,26 @@ class InpaintingMetrics(L.Callback):
     def _update(self, stage: str, pl_module: L.LightningModule, outputs: Any, batch: Mapping[str, Tensor]) -> None:
         if not isinstance(outputs, Mapping) or "composite" not in outputs:
             return
-        pred, target = to_unit(outputs["composite"].float()), to_unit(batch["image"].float())
-        mask = batch["mask"].float()
-        for name, metric in self._get(stage, pl_module.device).items():
-            if name in HOLE_METRICS or name == "bins":
-                metric.update(pred, target, mask)
-            else:
-                metric.update(pred, target)
+        target, mask = to_unit(batch["image"].float()), batch["mask"].float()
+        # "composite" and any variant "composite_<name>" (e.g. GLCIC's post-processed "composite_post")
+        for key in [k for k in outputs if k == "composite" or k.startswith("composite_")]:
+            pred = to_unit(outputs[key].float())
+            prefix = stage if key == "composite" else f"{stage}/{key[len('composite_'):]}"
+            for name, metric in self._get(prefix, pl_module.device).items():
+                if name in HOLE_METRICS or name == "bins":
+                    metric.update(pred, target, mask)
+                else:
+                    metric.update(pred, target)
 
     def _log(self, stage: str, pl_module: L.LightningModule) -> None:
-        if stage not in self.metrics:
-            return
-        values = {}
-        for name, metric in self.metrics[stage].items():
-            value = metric.compute()
-            values.update(value if isinstance(value, dict) else {name: value})
-        self.metrics[stage].reset()
-        for name, value in values.items():
-            pl_module.log(f"{stage}/{name}", value.float(), sync_dist=False)
+        for prefix in [p for p in self.metrics if p == stage or p.startswith(stage + "/")]:
+            values = {}
+            for name, metric in self.metrics[prefix].items():
+                value = metric.compute()
+                values.update(value if isinstance(value, dict) else {name: value})
+            self.metrics[prefix].reset()
+            for name, value in values.items():
+                pl_module.log(f"{prefix}/{name}", value.float(), sync_dist=False)
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         if not trainer.sanity_checking:
