@@ -1,4 +1,4 @@
-"""GLCIC's training module: the base module with its three-phase schedule, plus post-processed evaluation."""
+"""GLCIC's training module: the base module with its three-phase schedule, scored with and without post-processing."""
 
 from __future__ import annotations
 
@@ -6,28 +6,35 @@ from collections.abc import Mapping
 
 from torch import Tensor
 
-from inpaintlab.lightning.inpainting_module import InpaintingModule
+from inpaintlab.lightning.inpainting_module import InpaintingModule, composite
 
 
 class GLCICModule(InpaintingModule):
     """Iizuka et al. 2017 Alg. 1 is the base module with ``phases`` (completion network alone on the MSE for T_C,
     the discriminator alone for T_D, then both); nothing of the training step changes here.
 
-    ``postprocess_eval=True`` also scores the paper's post-processing (Sec. 3.4: fast marching + Poisson blending,
-    ``inpaintlab.imaging.postprocess.glcic_postprocess``) at validation and test: the step returns
-    ``composite_post`` beside ``composite`` and the metrics callback logs ``{val,test}/post/…`` next to the raw
-    numbers, so one evaluation reports the metrics with and without it.
+    Validation and test score what inference produces (the base module: the adapter with ``inference_options``;
+    GLCIC's adapter post-processes by default — Sec. 3.4, fast marching + Poisson blending). With
+    ``eval_both=True`` the step also returns the other variant, so one evaluation reports the metrics with and
+    without post-processing: ``{val,test}/…`` as inference runs, plus ``{val,test}/raw/…`` (no post-processing)
+    or ``{val,test}/post/…`` (with it) when inference runs without.
     """
 
-    def __init__(self, *args, postprocess_eval: bool = True, postprocess_ring: int = 0, **kwargs) -> None:
+    def __init__(self, *args, eval_both: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.postprocess_eval = bool(postprocess_eval)
-        self.postprocess_ring = int(postprocess_ring)
+        self.eval_both = bool(eval_both)
 
-    def _eval_step(self, batch: Mapping[str, Tensor], stage: str) -> dict[str, Tensor]:
-        out = super()._eval_step(batch, stage)
-        if self.postprocess_eval:
-            from inpaintlab.imaging.postprocess import glcic_postprocess
+    def _eval_step(self, batch: Mapping[str, Tensor], stage: str, dataloader_idx: int = 0) -> dict[str, Tensor]:
+        out = super()._eval_step(batch, stage, dataloader_idx)
+        if self.eval_both:
+            image, mask = batch["image"], batch["mask"]
+            adapter = self.inference_adapter
+            raw = composite(out["output"], image, mask)
+            if adapter.settings.get("postprocess", False):
+                out["composite_raw"] = raw
+            else:
+                from inpaintlab.imaging.postprocess import glcic_postprocess
 
-            out["composite_post"] = glcic_postprocess(out["composite"], batch["mask"], ring=self.postprocess_ring)
+                post = glcic_postprocess(raw, mask, ring=int(adapter.settings.get("blend_ring", 0)))
+                out["composite_post"] = composite(post, image, mask)
         return out
