@@ -51,7 +51,7 @@ def test_completion_network_shapes_range_and_fill():
     with pytest.raises(ConfigError, match="multiples of 4"):
         g(torch.zeros(1, 3, 30, 32), torch.zeros(1, 1, 30, 32))
     assert adapter_for(g).size_multiple == 4 and isinstance(adapter_for(g), GLCICAdapter)
-    assert adapter_for(g).settings == {"postprocess": True, "blend_ring": 0}  # the paper post-processes
+    assert adapter_for(g).settings == {"postprocess": True, "blend_ring": 1}  # the paper post-processes
 
 
 def _loop_crop(image, mask, size):

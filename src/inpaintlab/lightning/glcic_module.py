@@ -30,11 +30,11 @@ class GLCICModule(InpaintingModule):
             image, mask = batch["image"], batch["mask"]
             adapter = self.inference_adapter
             raw = composite(out["output"], image, mask)
-            if adapter.settings.get("postprocess", False):
+            if adapter.settings["postprocess"]:
                 out["composite_raw"] = raw
             else:
                 from inpaintlab.imaging.postprocess import glcic_postprocess
 
-                post = glcic_postprocess(raw, mask, ring=int(adapter.settings.get("blend_ring", 0)))
+                post = glcic_postprocess(raw, mask, ring=adapter.settings["blend_ring"])
                 out["composite_post"] = composite(post, image, mask)
         return out

@@ -136,19 +136,41 @@ class GLCICDiscriminator(nn.Module):
         return self.fc(torch.cat([self.global_d(image), self.local_d(local)], 1))
 
 
+_ON = {"true", "yes", "on", "1", "paper", "poisson", "telea+poisson"}
+_OFF = {"false", "no", "off", "0", "none", "null", ""}
+
+
+def _switch(value) -> bool:
+    """An on/off inference option from Python (bool) or the command line (``--postprocess none``)."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _ON or text in _OFF:
+        return text in _ON
+    raise ConfigError(f"GLCIC option postprocess must be true or false (or none), got {value!r}")
+
+
 @register_adapter(GLCICCompletionNetwork)
 class GLCICAdapter(Adapter):
     """Inference for GLCIC: any size (padded to a multiple of 4), then the paper's post-processing (Iizuka Sec. 3.4:
     fast marching, then Poisson blending; ``inpaintlab.imaging.glcic_postprocess``) unless ``postprocess=False``."""
 
     options = {
-        "postprocess": (True, "fast marching (Telea) then Poisson blending of the completion, as the paper does"),
-        "blend_ring": (0, "pixels of the hole's rim kept from the fast-marching fill (0: blend the whole hole)"),
+        "postprocess": (True, "fast marching (Telea) then Poisson blending of the completion, as the paper does "
+                              "(true/false; 'none' = false)"),
+        "blend_ring": (1, "pixels of the hole's rim kept from the fast-marching fill, >= 1 (3 ≈ the official code)"),
     }
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module | None = None, **options) -> None:
+        super().__init__(generator, discriminator, **options)
+        self.settings["postprocess"] = _switch(self.settings["postprocess"])
+        ring = self.settings["blend_ring"]
+        if isinstance(ring, bool) or not isinstance(ring, int) or ring < 1:
+            raise ConfigError(f"GLCIC option blend_ring must be a whole number of pixels >= 1, got {ring!r}")
 
     def postprocess(self, image: Tensor, mask: Tensor, composite: Tensor) -> Tensor:
         if not self.settings["postprocess"]:
             return composite
         from inpaintlab.imaging.postprocess import glcic_postprocess
 
-        return glcic_postprocess(composite, mask, ring=int(self.settings["blend_ring"]))
+        return glcic_postprocess(composite, mask, ring=self.settings["blend_ring"])
