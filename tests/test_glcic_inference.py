@@ -8,7 +8,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 

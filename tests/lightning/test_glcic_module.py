@@ -3,12 +3,12 @@ resume in the middle of the critic-only phase; the experiment config states T_C,
 
 from __future__ import annotations
 
-import lightning as L
 import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 from torch.utils.data import DataLoader, Dataset
 
+import lightning as L
 from helpers import compose_config
 from inpaintlab.data.masks import RandomBoxMask
 from inpaintlab.lightning import GLCICModule, PhaseSchedule
