@@ -10,7 +10,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
-	reproduce-crfill bench-train bench-data bench-attention bench-deepfill bench-crfill clean
+	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess bench-train bench-data bench-attention bench-deepfill bench-crfill clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -61,6 +61,20 @@ reproduce-crfill: $(STAMP) ## CR-Fill at paper scale: Baseline, Baseline+CR, Dee
 	$(BIN)/inpaintlab-train experiment=crfill_places2 $(ARGS)
 	$(BIN)/inpaintlab-train experiment=crfill_deepfillv2_ca_cr_places2 $(ARGS)
 	$(BIN)/inpaintlab-train experiment=crfill_imagenet $(ARGS)
+
+reproduce-context-encoder: $(STAMP) ## Context Encoder: centre (ImageNet, Paris StreetView), random region, L2-only ablation
+	$(BIN)/inpaintlab-train experiment=context_encoder_imagenet_center $(ARGS)
+	$(BIN)/inpaintlab-train experiment=context_encoder_paris_center $(ARGS)
+	$(BIN)/inpaintlab-train experiment=context_encoder_random_region $(ARGS)
+	$(BIN)/inpaintlab-train experiment=context_encoder_imagenet_center_l2 $(ARGS)
+
+reproduce-glcic: $(STAMP) ## GLCIC, 90k/10k/400k phases: Places2, CelebA, ImageNet; tests with and without post-processing
+	$(BIN)/inpaintlab-train experiment=glcic_places2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=glcic_celeba $(ARGS)
+	$(BIN)/inpaintlab-train experiment=glcic_imagenet $(ARGS)
+
+claim-glcic-postprocess: $(STAMP) ## GLCIC fast marching + Poisson on real photos: seam and hole L1 with/without, ms/image
+	$(BIN)/python experiments/glcic/measure_postprocess.py $(ARGS)
 
 bench-crfill: $(STAMP) ## CR-Fill Table 5: DeepFill v2 (CA full and restricted) vs CR-Fill forward at 512/1024/2048, into experiments/crfill/README.md
 	$(BIN)/python benchmarks/bench_crfill.py $(ARGS)

@@ -35,7 +35,24 @@ _DEEPFILL_V1_CLAMP = ["data.dataset.image_size=128", "data.val_size=2", "mask.he
                       "mask.max_delta=16", "model.generator.cnum=16", "model.discriminator.cnum=16"]
 _DEEPFILL_V2_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "mask.generators.box.height=32",
                       "mask.generators.box.width=32", "mask.generators.box.max_delta=8"]
+# Context Encoder at 32² (16² centre patch) with widths ÷4; GLCIC at 64² with a 16–24 px hole, 32² local crop.
+_CE_CLAMP = ["data.val_size=2", "data.dataset.image_size=32", "model.generator.image_size=32", "model.generator.nef=16",
+             "model.generator.ngf=16"]
+_CE_CENTER = [*_CE_CLAMP, "mask.size=16", "model.discriminator.patch_size=16", "model.discriminator.ndf=16"]
+_GLCIC_CLAMP = ["data.val_size=2", "data.dataset.image_size=64", "data.dataset.resize=[64,96]", "mask.size=[16,24]",
+                "model.generator.cnum=8", "model.discriminator.global_size=64", "model.discriminator.local_size=32",
+                "model.discriminator.cnum=8", "model.discriminator.fc_units=32", "model.phases.0.steps=2",
+                "model.phases.1.steps=1", "model.phases.2.steps=1"]
 EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
+    "context_encoder_imagenet_center": _CE_CENTER,
+    "context_encoder_imagenet_center_l2": [*_CE_CLAMP, "mask.size=16"],
+    # the tiny folder layout has no paris_train_original/ and paris_eval_gt/: every image trains and tests
+    "context_encoder_paris_center": [*_CE_CENTER, "data.train_split=train", "data.test_split=train"],
+    "context_encoder_random_region": [*_CE_CLAMP, "model.discriminator.patch_size=32", "model.discriminator.ndf=16"],
+    # the three phases shrink to 2 + 1 + 1 steps (the 4-step CPU run crosses every phase boundary)
+    "glcic_places2": _GLCIC_CLAMP,
+    "glcic_celeba": _GLCIC_CLAMP,
+    "glcic_imagenet": _GLCIC_CLAMP,
     "crfill_places2": _CRFILL_CLAMP,
     "crfill_baseline_places2": _CRFILL_CLAMP,
     "crfill_imagenet": _CRFILL_CLAMP,

@@ -153,7 +153,8 @@ class InpaintingMetrics(L.Callback):
     time ``test/bins/<hole-area bin>/{psnr,ssim,l1,l1_hole,psnr_hole,count}``. With several evaluation mask
     suites (``data.eval_masks``) every name gets the suite: ``test/<suite>/psnr``, ``test/<suite>/bins/…``.
 
-    The step functions return {"composite": …}; the metrics see it and the target mapped to [0, 1]. States
+    The step functions return {"composite": …}; the metrics see it and the target mapped to [0, 1]. A variant
+    ``"composite_<name>"`` (GLCIC's post-processed ``composite_post``) is scored too, as ``{stage}/<name>/…``. States
     are summed across DDP processes by torchmetrics before ``compute``.
     """
 
@@ -176,13 +177,17 @@ class InpaintingMetrics(L.Callback):
 
         if not isinstance(outputs, Mapping) or "composite" not in outputs:
             return
-        pred, target = to_unit(outputs["composite"].float()), to_unit(batch["image"].float())
-        mask = batch["mask"].float()
-        for name, metric in self._get(suite_prefix(trainer, stage, dataloader_idx), pl_module.device).items():
-            if name in HOLE_METRICS or name == "bins":
-                metric.update(pred, target, mask)
-            else:
-                metric.update(pred, target)
+        target, mask = to_unit(batch["image"].float()), batch["mask"].float()
+        base = suite_prefix(trainer, stage, dataloader_idx)
+        # "composite" and any variant "composite_<name>" (e.g. GLCIC's raw, un-post-processed "composite_raw")
+        for key in [k for k in outputs if k == "composite" or k.startswith("composite_")]:
+            pred = to_unit(outputs[key].float())
+            prefix = base if key == "composite" else f"{base}{key[len('composite_'):]}/"
+            for name, metric in self._get(prefix, pl_module.device).items():
+                if name in HOLE_METRICS or name == "bins":
+                    metric.update(pred, target, mask)
+                else:
+                    metric.update(pred, target)
 
     def _log(self, stage: str, pl_module: L.LightningModule) -> None:
         for prefix in [p for p in self.metrics if p.startswith(f"{stage}/")]:

@@ -79,7 +79,9 @@ class ImageTransform:
 
     1. ``pre_crop``: optional centre crop in the file's own pixels (CelebA's aligned 178×218 faces → 178²);
     2. resize (PIL bicubic, antialiased): ``resize="cover"`` scales so the image just covers ``image_size``
-       (short side = crop side for square crops); an int sets the short side; ``"native"`` keeps the file's
+       (short side = crop side for square crops); an int sets the short side; ``[lo, hi]`` draws the short side
+       uniformly in lo..hi pixels per image for random crops (GLCIC Sec. 4: short side 256–384, then a random
+       256² crop) and uses ``lo`` for centre crops (evaluation); ``"native"`` keeps the file's
        resolution (DeepFill's random crops from high-resolution Places2), upscaling only images too small;
     3. crop ``image_size``: ``crop="random"`` (training) or ``"center"``;
     4. ``flip``: horizontal flip with probability ½;
@@ -93,13 +95,20 @@ class ImageTransform:
     def __init__(
         self,
         image_size: int | Sequence[int] = 256,
-        resize: int | str = "cover",
+        resize: int | str | Sequence[int] = "cover",
         crop: str = "center",
         flip: bool = False,
         pre_crop: int | Sequence[int] | None = None,
         jpeg_draft: bool = False,
     ) -> None:
         self.size = _hw(image_size, "image_size")
+        self.resize_range: tuple[int, int] | None = None
+        if not isinstance(resize, (str, int, np.integer)) and isinstance(resize, Sequence) and len(resize) == 2:
+            lo, hi = (int(v) for v in resize)
+            if not 1 <= lo <= hi:
+                raise ConfigError(f"resize range must be [lo, hi] short-side pixels with 1 <= lo <= hi, got {list(resize)}")
+            self.resize_range = (lo, hi)
+            resize = lo
         if isinstance(resize, str):
             if resize not in ("cover", "native"):
                 raise ConfigError(f"resize must be 'cover', 'native' or a short-side length in pixels, got {resize!r}")
@@ -115,21 +124,26 @@ class ImageTransform:
 
     def __repr__(self) -> str:
         return (
-            f"ImageTransform(image_size={list(self.size)}, resize={self.resize!r}, crop={self.crop!r}, flip={self.flip}, "
+            f"ImageTransform(image_size={list(self.size)}, resize={list(self.resize_range) if self.resize_range else self.resize!r}, crop={self.crop!r}, flip={self.flip}, "
             f"pre_crop={self.pre_crop}, jpeg_draft={self.jpeg_draft})"
         )
 
-    def _target_size(self, w: int, h: int) -> tuple[int, int]:
+    def _target_size(self, w: int, h: int, resize: int | str | None = None) -> tuple[int, int]:
         """Size (w, h) after the resize step for an image of size (w, h) after the pre-crop."""
         ch, cw = self.size
-        if self.resize == "native":
+        resize = self.resize if resize is None else resize
+        if resize == "native":
             s = 1.0
-        elif self.resize == "cover":
+        elif resize == "cover":
             s = max(ch / h, cw / w)
         else:
-            s = self.resize / min(w, h)
+            s = resize / min(w, h)
         s = max(s, ch / h, cw / w)  # never smaller than the crop
         return max(cw, round(w * s)), max(ch, round(h * s))
+
+    def _largest_resize(self) -> int | str:
+        """The largest short side a random ``[lo, hi]`` resize may draw (libjpeg must not decode below it)."""
+        return self.resize_range[1] if self.resize_range is not None and self.crop == "random" else self.resize
 
     def load(self, path: str | os.PathLike) -> Image.Image:
         """Decode ``path`` (with libjpeg's draft scaling when enabled) and convert it to RGB."""
@@ -139,10 +153,10 @@ class ImageTransform:
                 w, h = img.size
                 if self.pre_crop is not None:
                     pw, ph = min(self.pre_crop[1], w), min(self.pre_crop[0], h)
-                    tw, th = self._target_size(pw, ph)
+                    tw, th = self._target_size(pw, ph, self._largest_resize())
                     req = (max(1, round(w * tw / pw)), max(1, round(h * th / ph)))
                 else:
-                    req = self._target_size(w, h)
+                    req = self._target_size(w, h, self._largest_resize())
                 img.draft("RGB", req)
             img.load()
             rgb = to_rgb(img)
@@ -161,7 +175,11 @@ class ImageTransform:
             top, left = (h - ph) // 2, (w - pw) // 2
             img = img.crop((left, top, left + pw, top + ph))
             w, h = pw, ph
-        tw, th = self._target_size(w, h)
+        resize = self.resize
+        if self.resize_range is not None and self.crop == "random":
+            lo, hi = self.resize_range
+            resize = int(torch.randint(lo, hi + 1, (1,), generator=generator))
+        tw, th = self._target_size(w, h, resize)
         if (tw, th) != (w, h):
             img = img.resize((tw, th), Image.BICUBIC)
         ch, cw = self.size

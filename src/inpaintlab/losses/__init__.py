@@ -3,7 +3,7 @@
 from inpaintlab.losses.adversarial import AdversarialLoss, HingeGANLoss, NonSaturatingGANLoss, WGANGPLoss
 from inpaintlab.losses.base import LossTerm
 from inpaintlab.losses.gradient_attention import GradientAttentionLoss, gradient_l1_map, image_gradient
-from inpaintlab.losses.reconstruction import L1Loss, MaskedL1Loss
+from inpaintlab.losses.reconstruction import L1Loss, MaskedL1Loss, MaskedL2Loss
 
 __all__ = [
     "AdversarialLoss",
@@ -12,6 +12,7 @@ __all__ = [
     "L1Loss",
     "LossTerm",
     "MaskedL1Loss",
+    "MaskedL2Loss",
     "NonSaturatingGANLoss",
     "WGANGPLoss",
     "gradient_l1_map",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch.nn.functional as F
 from torch import Tensor
 
 from inpaintlab.losses.base import LossTerm
@@ -32,3 +33,32 @@ class MaskedL1Loss(LossTerm):
     def forward(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         weight = mask if self.region == "hole" else 1.0 - mask
         return masked_mean((pred - target).abs(), weight)
+
+
+class MaskedL2Loss(LossTerm):
+    """Normalised masked L2 (Context Encoder Eq. 1; GLCIC Eq. 1): Σ w·(pred − x)² / Σ w over pixels and channels.
+
+    ``w = M`` (1 = hole): the mean squared error over the hole. ``overlap`` > 0 adds the released Context
+    Encoder's overlap ring (``overlapPred=4``): the known band of that many pixels around the hole (its
+    Chebyshev dilation minus the hole), weighted ``overlap_weight`` (10) times a hole pixel — the centre 64²
+    patch predicted around a 56² hole.
+    """
+
+    def __init__(self, overlap: int = 0, overlap_weight: float = 10.0, weight: float = 1.0, source: str = "output") -> None:
+        super().__init__(weight=weight, source=source)
+        if int(overlap) < 0:
+            raise ValueError(f"MaskedL2Loss overlap must be >= 0 pixels, got {overlap}")
+        self.overlap, self.overlap_weight = int(overlap), float(overlap_weight)
+
+    def pixel_weights(self, mask: Tensor) -> Tensor:
+        if not self.overlap:
+            return mask
+        k = 2 * self.overlap + 1
+        ring = F.max_pool2d(mask, k, stride=1, padding=self.overlap) - mask
+        return mask + self.overlap_weight * ring
+
+    def forward(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+        return masked_mean((pred - target).pow(2), self.pixel_weights(mask))
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, overlap={self.overlap}, overlap_weight={self.overlap_weight}"

@@ -15,10 +15,12 @@ from inpaintlab.data.masks.base import (
 )
 from inpaintlab.data.masks.box import CenterSquareMask, DeepFillBoxMask, RandomBoxMask, boxes_to_masks
 from inpaintlab.data.masks.files import IrregularFileMask, ObjectShapeMask, list_mask_files, read_mask
+from inpaintlab.data.masks.region import ContextEncoderRegionMask
 from inpaintlab.data.masks.strokes import FreeFormMask, RandomWalkStrokeMask, draw_polyline, lama_preset
 
 __all__ = [
     "CenterSquareMask",
+    "ContextEncoderRegionMask",
     "DeepFillBoxMask",
     "FreeFormMask",
     "IrregularFileMask",
