@@ -3,6 +3,14 @@
 from inpaintlab.losses.adversarial import AdversarialLoss, HingeGANLoss, NonSaturatingGANLoss, WGANGPLoss
 from inpaintlab.losses.base import LossTerm
 from inpaintlab.losses.gradient_attention import GradientAttentionLoss, gradient_l1_map, image_gradient
+from inpaintlab.losses.perceptual import (
+    PConvL1Loss,
+    TotalVariationLoss,
+    VGG16Features,
+    VGGPerceptualLoss,
+    VGGStyleLoss,
+    gram_matrix,
+)
 from inpaintlab.losses.reconstruction import L1Loss, MaskedL1Loss
 
 __all__ = [
@@ -13,7 +21,13 @@ __all__ = [
     "LossTerm",
     "MaskedL1Loss",
     "NonSaturatingGANLoss",
+    "PConvL1Loss",
+    "TotalVariationLoss",
+    "VGG16Features",
+    "VGGPerceptualLoss",
+    "VGGStyleLoss",
     "WGANGPLoss",
     "gradient_l1_map",
+    "gram_matrix",
     "image_gradient",
 ]
