@@ -29,6 +29,25 @@ def _wandb_id_from_checkpoint(ckpt_path: str) -> str | None:
     return ckpt.get("inpaintlab", {}).get("wandb_run_id")
 
 
+def init_weights(model: torch.nn.Module, path: str, resuming: bool = False) -> None:
+    """Start from a checkpoint's weights only (generator, critic): fresh optimisers, step 0 — e.g. a separate
+    fine-tuning run (PConv Sec. 4.2). ``ckpt_path`` instead resumes a run with its optimiser states and step."""
+    if resuming:
+        raise ConfigError("set init_from (weights only, a new run) or ckpt_path (resume a run), not both")
+    if not Path(path).is_file():
+        raise ConfigError(f"init_from={path} does not exist; expected a .ckpt file written by inpaintlab-train")
+    state = torch.load(path, map_location="cpu", weights_only=False).get("state_dict")
+    if state is None:
+        raise ConfigError(f"init_from={path} holds no state_dict; expected a .ckpt file written by inpaintlab-train")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    nets = ("generator.", "discriminator.")
+    bad = [k for k in (*missing, *unexpected) if k.startswith(nets)]
+    if bad:
+        raise ConfigError(f"init_from={path} does not match this model's networks ({len(bad)} keys differ, "
+                          f"e.g. {bad[0]}): use the same model/generator config as the run that wrote it")
+    log.info("initialised weights from %s (optimisers and step start fresh)", path)
+
+
 def build(cfg: DictConfig) -> dict[str, Any]:
     """Instantiate everything a run needs from the composed config."""
     if cfg.get("seed") is not None:
@@ -46,6 +65,8 @@ def build(cfg: DictConfig) -> dict[str, Any]:
     datamodule = instantiate(cfg.data)
     log.info("model: %s", cfg.model._target_)
     model = instantiate(cfg.model)
+    if cfg.get("init_from"):
+        init_weights(model, cfg.init_from, resuming=bool(ckpt_path))
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
     loggers = instantiate_nodes(cfg.get("logger"), "logger")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

@@ -82,7 +82,7 @@ def test_perceptual_and_style_equal_their_equations(vgg):
     p = VGGPerceptualLoss(pretrained=False)(pred, target, mask)
     s = VGGStyleLoss(pretrained=False)(pred, target, mask)
     assert p.item() == pytest.approx(perc.item(), rel=1e-5) and s.item() == pytest.approx(style.item(), rel=1e-5)
-    only_out = VGGPerceptualLoss(on=["output"], pretrained=False)(pred, target, mask)
+    only_out = VGGPerceptualLoss(images=["output"], pretrained=False)(pred, target, mask)
     assert only_out.item() == pytest.approx(sum((a - g).abs().mean() for a, g in zip(fo, fg)).item(), rel=1e-5)
     (p + s).backward()
     assert pred.grad is not None and pred.grad.abs().sum() > 0
@@ -106,5 +106,5 @@ def test_perceptual_and_style_share_one_vgg_pass_per_batch(vgg):
 def test_bad_options_are_one_clear_error():
     with pytest.raises(ConfigError, match="unknown VGG-16 layer"):
         VGG16Features(["pool9"], pretrained=False)
-    with pytest.raises(ConfigError, match="on must be"):
-        VGGPerceptualLoss(on=["input"], pretrained=False)
+    with pytest.raises(ConfigError, match="images must be"):
+        VGGPerceptualLoss(images=["input"], pretrained=False)

@@ -41,6 +41,10 @@ VGG16_LAYERS = {
 KINDS = ("output", "composite")
 
 
+def _version(t: Tensor) -> int:
+    return -1 if t.is_inference() else t._version  # inference tensors cannot change in place
+
+
 class VGG16Features(nn.Module):
     """Frozen VGG-16 activations at ``layers`` for images in [-1, 1] (1-channel images are repeated to RGB),
     mapped to [0, 1] and normalised with ImageNet's mean/std as torchvision's VGG expects. Weights come through
@@ -85,7 +89,7 @@ class VGG16Features(nn.Module):
             return False
         refs, versions, grad = self._key
         return (all(r() is t for r, t in zip(refs, (pred, target, mask)))
-                and versions == (pred._version, target._version, mask._version) and grad == torch.is_grad_enabled())
+                and versions == (_version(pred), _version(target), _version(mask)) and grad == torch.is_grad_enabled())
 
     def _forget(self, _ref=None) -> None:
         self._cache, self._key = {}, None
@@ -96,7 +100,7 @@ class VGG16Features(nn.Module):
         if not self._same(pred, target, mask):
             self._forget()
             self._key = (tuple(weakref.ref(t, self._forget if t is pred else None) for t in (pred, target, mask)),
-                         (pred._version, target._version, mask._version), torch.is_grad_enabled())
+                         (_version(pred), _version(target), _version(mask)), torch.is_grad_enabled())
         missing = [k for k in (*kinds, "target") if k not in self._cache]
         if missing:
             images = {"output": pred, "composite": pred * mask + target * (1.0 - mask), "target": target.detach()}
@@ -129,9 +133,9 @@ def gram_matrix(features: Tensor) -> Tensor:
 class VGGPerceptualLoss(LossTerm):
     """PConv Sec. 3.4 Eq. (3): L_perceptual = Σ_kinds Σ_p ‖Ψ_p(I_kind) − Ψ_p(I_gt)‖₁ / N(Ψ_p(I_gt)).
 
-    ``on`` picks the images compared with the ground truth: "output" (I_out) and/or "composite" (I_comp,
+    ``images`` picks the images compared with the ground truth: "output" (I_out) and/or "composite" (I_comp,
     the output with the known pixels of the ground truth); PConv uses both. Any paper's VGG perceptual loss:
-    set ``layers`` (e.g. ``[relu2_2]``) and ``on: [output]``.
+    set ``layers`` (e.g. ``[relu2_2]``) and ``images: [output]``.
     """
 
     def __init__(
@@ -139,29 +143,31 @@ class VGGPerceptualLoss(LossTerm):
         weight: float = 1.0,
         source: str = "output",
         layers: Sequence[str] = ("pool1", "pool2", "pool3"),
-        on: Sequence[str] = KINDS,
+        images: Sequence[str] = KINDS,
         pretrained: bool = True,
     ) -> None:
         super().__init__(weight=weight, source=source)
-        bad = [k for k in on if k not in KINDS]
-        if bad or not on:
-            raise ConfigError(f"{type(self).__name__}.on must be a non-empty subset of {list(KINDS)}, got {list(on)}")
-        self.on = tuple(on)
+        bad = [k for k in images if k not in KINDS]
+        if bad or not images:
+            raise ConfigError(
+                f"{type(self).__name__}.images must be a non-empty subset of {list(KINDS)}, got {list(images)}"
+            )
+        self.images = tuple(images)
         self.vgg = shared_vgg16_features(layers, pretrained)
 
     def distance(self, a: Tensor, b: Tensor) -> Tensor:
         return (a - b).abs().mean()
 
     def forward(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-        feats = self.vgg.features_of(pred, target, mask, self.on)
+        feats = self.vgg.features_of(pred, target, mask, self.images)
         total = pred.new_zeros(())
-        for kind in self.on:
+        for kind in self.images:
             for f, g in zip(feats[kind], feats["target"]):
                 total = total + self.distance(f, g)
         return total
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", layers={list(self.vgg.layers)}, on={list(self.on)}"
+        return super().extra_repr() + f", layers={list(self.vgg.layers)}, images={list(self.images)}"
 
 
 class VGGStyleLoss(VGGPerceptualLoss):
