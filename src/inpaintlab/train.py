@@ -39,12 +39,13 @@ def init_weights(model: torch.nn.Module, path: str, resuming: bool = False) -> N
     state = torch.load(path, map_location="cpu", weights_only=False).get("state_dict")
     if state is None:
         raise ConfigError(f"init_from={path} holds no state_dict; expected a .ckpt file written by inpaintlab-train")
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    nets = ("generator.", "discriminator.")
-    bad = [k for k in (*missing, *unexpected) if k.startswith(nets)]
+    own, nets = model.state_dict(), ("generator.", "discriminator.")
+    bad = [k for k in own if k.startswith(nets) and (k not in state or state[k].shape != own[k].shape)]
+    bad += [k for k in state if k.startswith(nets) and k not in own]
     if bad:
         raise ConfigError(f"init_from={path} does not match this model's networks ({len(bad)} keys differ, "
                           f"e.g. {bad[0]}): use the same model/generator config as the run that wrote it")
+    model.load_state_dict(state, strict=False)  # the loss modules' frozen VGG may differ (pretrained or not)
     log.info("initialised weights from %s (optimisers and step start fresh)", path)
 
 
