@@ -47,14 +47,18 @@ class PartialConv2d(nn.Conv2d):
     def mask_update(self, mask: Tensor) -> tuple[Tensor, Tensor]:
         """(ratio·update, update) in float32 for a 1 = hole mask; update = 1 where the window has a known pixel."""
         with torch.autocast(device_type=mask.device.type, enabled=False):
-            valid = 1.0 - mask.float()
+            mask = mask.float()
             if self.multi_channel:
-                # identical channels (an expanded mask) sum to C·one channel without reading C channels
-                valid = valid[:, :1] * valid.shape[1] if valid.stride(1) == 0 else valid.sum(1, keepdim=True)
-            elif valid.shape[1] != 1:
+                # known count per pixel over the channels: C − Σ mask (an expanded mask: C·(1 − one channel))
+                c = mask.shape[1]
+                holes = mask[:, :1] * c if mask.stride(1) == 0 else mask.sum(1, keepdim=True)
+                valid = c - holes
+            elif mask.shape[1] != 1:
                 raise ValueError(
                     f"PartialConv2d(multi_channel=False) takes a B×1×H×W mask, got {tuple(mask.shape)}"
                 )
+            else:
+                valid = 1.0 - mask
             count = F.conv2d(valid, self.box.float(), None, self.stride, self.padding, self.dilation)
             update = count.clamp(0.0, 1.0)
             ratio = self.window / (count + _EPS) * update
@@ -66,12 +70,13 @@ class PartialConv2d(nn.Conv2d):
                 f"PartialConv2d(multi_channel=True) takes a B×{self.in_channels}×H×W mask, got {tuple(mask.shape)}"
             )
         ratio, update = self.mask_update(mask)
-        known = (1.0 - mask).to(x.dtype)
-        y = self._conv_forward(x * known, self.weight, None)
-        y = y * ratio.to(y.dtype)
+        m = mask.to(x.dtype)
+        y = self._conv_forward(torch.addcmul(x, x, m, value=-1.0), self.weight, None)  # x·(1 − mask), one pass
+        # in place on the convolution's output (its backward does not need it): y·ratio + b·update, which is
+        # the reference's ((y + b − b)·ratio + b)·update for binary masks (update ∈ {0, 1})
+        y = y.mul_(ratio.to(y.dtype))
         if self.bias is not None:
-            y = y + self.bias.to(y.dtype).view(1, -1, 1, 1)
-            y = y * update.to(y.dtype)  # without a bias ratio already holds the update
+            y = y.addcmul_(self.bias.to(y.dtype).view(1, -1, 1, 1), update.to(y.dtype))
         new_mask = 1.0 - update
         if self.multi_channel:
             new_mask = new_mask.expand(-1, self.out_channels, -1, -1)
