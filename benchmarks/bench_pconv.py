@@ -27,7 +27,7 @@ from inpaintlab.utils.benchmark import device_name
 
 
 class NaivePartialConv2d(PartialConv2d):
-    """NVIDIA/partialconv's multi-channel update: conv(mask, ones(C_out? no: 1, C_in, k, k)) over every channel."""
+    """NVIDIA/partialconv's multi-channel count: a convolution of the C_in-channel mask with a 1×C_in×k×k ones kernel."""
 
     def mask_update(self, mask):
         valid = 1.0 - mask.float()
