@@ -10,7 +10,7 @@ they are left out and the table says so). Both nets are trained with the hole fi
 noise, and the table reports the in-hole L1 and PSNR of the composite ([0, 1] images) for each fill and how
 much the output inside the hole changes against the 0 fill.
 
-    python experiments/pconv/claim_check.py                       # 400 steps each, 2 threads, prints the table
+    python experiments/pconv/claim_check.py                       # 150 steps each, 2 threads, prints the table
     python experiments/pconv/claim_check.py --steps 100 --write   # and writes it into experiments/pconv/README.md
 """
 
@@ -104,12 +104,12 @@ def table(results: dict, args, secs: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", type=Path, default=FASHION_MNIST)
-    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--steps", type=int, default=150)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--levels", type=int, default=4)
     p.add_argument("--train", type=int, default=10_000, help="training images used")
-    p.add_argument("--test", type=int, default=512)
+    p.add_argument("--test", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--write", action="store_true", help="write the table into experiments/pconv/README.md")
