@@ -10,7 +10,8 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
-	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess bench-train bench-data bench-attention bench-deepfill bench-crfill clean
+	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess reproduce-pconv claim-pconv \
+	bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -75,6 +76,17 @@ reproduce-glcic: $(STAMP) ## GLCIC, 90k/10k/400k phases: Places2, CelebA, ImageN
 
 claim-glcic-postprocess: $(STAMP) ## GLCIC fast marching + Poisson on real photos: seam and hole L1 with/without, ms/image
 	$(BIN)/python experiments/glcic/measure_postprocess.py $(ARGS)
+
+reproduce-pconv: $(STAMP) ## Partial Convolutions at paper scale (512², fine-tuning phase included): Places2, CelebA-HQ, ImageNet
+	$(BIN)/inpaintlab-train experiment=pconv_places2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=pconv_celeba_hq $(ARGS)
+	$(BIN)/inpaintlab-train experiment=pconv_imagenet $(ARGS)
+
+claim-pconv: $(STAMP) fashion-mnist ## PConv vs vanilla U-Net on Fashion-MNIST 64²: hole-fill (in)dependence, into experiments/pconv/README.md
+	$(BIN)/python experiments/pconv/claim_check.py --write $(ARGS)
+
+bench-pconv: $(STAMP) ## PartialConv2d vs nn.Conv2d (64→128, 3×3, 256², multi-channel mask, batch 4, CPU): cost ratio
+	$(BIN)/python benchmarks/bench_pconv.py $(ARGS)
 
 bench-crfill: $(STAMP) ## CR-Fill Table 5: DeepFill v2 (CA full and restricted) vs CR-Fill forward at 512/1024/2048, into experiments/crfill/README.md
 	$(BIN)/python benchmarks/bench_crfill.py $(ARGS)

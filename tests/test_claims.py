@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from hydra.core.global_hydra import GlobalHydra
 
 from helpers import compose_config
@@ -27,3 +28,29 @@ def test_gradient_attention_lowers_grad_l1_in_the_hole(tmp_path):
                              tmp_path / f"alpha_{alpha}")
         results[alpha] = train(cfg)
     assert results[1.0]["test/grad_l1_hole"] < results[0.0]["test/grad_l1_hole"]
+
+
+@pytest.mark.slow
+def test_pconv_output_ignores_the_hole_fill_and_vanilla_does_not():
+    """Partial Convolutions Sec. 3.1 at a small scale (experiments/pconv/claim_check.py, `make claim-pconv`): after
+    the same short training, changing what fills the hole leaves the PConv U-Net's output unchanged and changes
+    the vanilla U-Net's."""
+    import importlib.util
+    import sys
+
+    if not (FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file():
+        pytest.fail(f"Fashion-MNIST is not in {FASHION_MNIST}: run `make fashion-mnist` first")
+    path = Path(__file__).resolve().parents[1] / "experiments" / "pconv" / "claim_check.py"
+    spec = importlib.util.spec_from_file_location("pconv_claim_check", path)
+    claim = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = claim
+    spec.loader.exec_module(claim)
+    args = type("Args", (), {"steps": 150, "batch": 16, "lr": 1e-3, "levels": 4, "seed": 0})()
+    train_images = claim.load(FASHION_MNIST, "train", 2000, 64)
+    test_images = claim.load(FASHION_MNIST, "test", 128, 64)
+    mask = claim.masks(128, 64, seed=2024)
+    fills = {"zero": torch.zeros_like(test_images), "noise": torch.rand_like(test_images) * 2 - 1}
+    results = {conv: claim.evaluate(claim.train(conv, train_images, args)[0], test_images, mask, fills)
+               for conv in ("partial", "vanilla")}
+    assert results["partial"]["noise"]["change"] == 0.0
+    assert results["vanilla"]["noise"]["change"] > 1e-3

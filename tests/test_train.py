@@ -43,6 +43,11 @@ _GLCIC_CLAMP = ["data.val_size=2", "data.dataset.image_size=64", "data.dataset.r
                 "model.generator.cnum=8", "model.discriminator.global_size=64", "model.discriminator.local_size=32",
                 "model.discriminator.cnum=8", "model.discriminator.fc_units=32", "model.phases.0.steps=2",
                 "model.phases.1.steps=1", "model.phases.2.steps=1"]
+# PConv: a 4-level U-Net of widths 8–32 at 64², VGG-16 with random weights (no ImageNet weights in CI), and the
+# fine-tuning phase from step 2 so the 4-step run passes through both phases.
+_PCONV_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "model.generator.levels=4",
+                "model.generator.base_channels=8", "model.generator.max_channels=32",
+                "model.losses.perceptual.pretrained=false", "finetune_at=2"]
 EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "context_encoder_imagenet_center": _CE_CENTER,
     "context_encoder_imagenet_center_l2": [*_CE_CLAMP, "mask.size=16"],
@@ -53,6 +58,9 @@ EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "glcic_places2": _GLCIC_CLAMP,
     "glcic_celeba": _GLCIC_CLAMP,
     "glcic_imagenet": _GLCIC_CLAMP,
+    "pconv_places2": _PCONV_CLAMP,
+    "pconv_imagenet": _PCONV_CLAMP,
+    "pconv_celeba_hq": [*_PCONV_CLAMP, "data.dataset.split_files=null", "data.test_split=null"],
     "crfill_places2": _CRFILL_CLAMP,
     "crfill_baseline_places2": _CRFILL_CLAMP,
     "crfill_imagenet": _CRFILL_CLAMP,
@@ -85,6 +93,25 @@ def _object_shapes(factory) -> Path:
     return cache
 
 
+def _irregular_masks(factory) -> Path:
+    """A folder of four irregular-mask PNGs (white holes, NVIDIA's layout), built once per session."""
+    import numpy as np
+    from PIL import Image
+
+    cache = getattr(factory, "_inpaintlab_irregular_masks", None)
+    if cache is None:
+        cache = factory.mktemp("irregular_masks")
+        rng = np.random.default_rng(0)
+        for i in range(4):
+            m = np.zeros((64, 64), np.uint8)
+            y, x = rng.integers(4, 40, 2)
+            m[y:y + 8 + 4 * i, x:x + 20] = 255
+            m[10:50, 30 + i:34 + i] = 255
+            Image.fromarray(m).save(cache / f"{i:05d}.png")
+        factory._inpaintlab_irregular_masks = cache
+    return cache
+
+
 def _clamped(experiment: str, tmp_path: Path, factory, extra=()) -> DictConfig:  # noqa: F821
     probe = compose_config([f"experiment={experiment}"], tmp_path)
     root = data_root_for(probe, factory)
@@ -104,6 +131,7 @@ def test_every_experiment_is_tested():
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_trains_on_cpu(experiment, tmp_path, tmp_path_factory, monkeypatch):
     monkeypatch.setenv("OBJECT_SHAPES_ROOT", str(_object_shapes(tmp_path_factory)))  # CR-Fill's mask mixtures
+    monkeypatch.setenv("IRREGULAR_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))  # PConv's NVIDIA masks
     cfg = _clamped(experiment, tmp_path, tmp_path_factory)
     metrics = train(cfg)
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()

@@ -60,6 +60,24 @@ def _trainer_name(cfg: DictConfig) -> str:
         return HydraConfig.get().runtime.choices.get("trainer", "?")
     except Exception:  # noqa: BLE001 - outside a Hydra run
         return str(cfg.trainer.get("strategy", "?"))
+def init_weights(model: torch.nn.Module, path: str, resuming: bool = False) -> None:
+    """Start from a checkpoint's weights only (generator, critic): fresh optimisers, step 0 — e.g. a separate
+    fine-tuning run (PConv Sec. 4.2). ``ckpt_path`` instead resumes a run with its optimiser states and step."""
+    if resuming:
+        raise ConfigError("set init_from (weights only, a new run) or ckpt_path (resume a run), not both")
+    if not Path(path).is_file():
+        raise ConfigError(f"init_from={path} does not exist; expected a .ckpt file written by inpaintlab-train")
+    state = torch.load(path, map_location="cpu", weights_only=False).get("state_dict")
+    if state is None:
+        raise ConfigError(f"init_from={path} holds no state_dict; expected a .ckpt file written by inpaintlab-train")
+    own, nets = model.state_dict(), ("generator.", "discriminator.")
+    bad = [k for k in own if k.startswith(nets) and (k not in state or state[k].shape != own[k].shape)]
+    bad += [k for k in state if k.startswith(nets) and k not in own]
+    if bad:
+        raise ConfigError(f"init_from={path} does not match this model's networks ({len(bad)} keys differ, "
+                          f"e.g. {bad[0]}): use the same model/generator config as the run that wrote it")
+    model.load_state_dict(state, strict=False)  # the loss modules' frozen VGG may differ (pretrained or not)
+    log.info("initialised weights from %s (optimisers and step start fresh)", path)
 
 
 def build(cfg: DictConfig) -> dict[str, Any]:
@@ -80,6 +98,8 @@ def build(cfg: DictConfig) -> dict[str, Any]:
     log.info("model: %s", cfg.model._target_)
     model = instantiate(cfg.model)
     attach_run_info(model, cfg)
+    if cfg.get("init_from"):
+        init_weights(model, cfg.init_from, resuming=bool(ckpt_path))
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
     loggers = instantiate_nodes(cfg.get("logger"), "logger")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
