@@ -30,6 +30,11 @@ FAMILIES: dict[str, list[str]] = {
     "deepfill_v2_places2": [*_PLACES64, *_BOX32, "model.generator.cnum=8", "model.discriminator.cnum=8"],
     "crfill_places2": [*_PLACES64, *_CR8],
     "crfill_deepfillv2_ca_cr_places2": [*_PLACES64, *_BOX32, *_CR8],
+    # PConv: a 4-level U-Net (size multiple 16: the 517×389 photo is mirror-padded), free-form training holes
+    # instead of NVIDIA's mask files, random VGG weights, no evaluation suites (the test stage is skipped anyway)
+    "pconv_places2": [*_PLACES64, "mask=free_form", "data.eval_masks=null", "model.generator.levels=4",
+                      "model.generator.base_channels=8", "model.generator.max_channels=32",
+                      "model.losses.perceptual.pretrained=false"],
 }
 # coarse-to-fine experiments whose checkpoints also load by released-weights name (pretrained.load)
 RELEASED_NAME = {"deepfill_v1_places2": "deepfill_v1", "deepfill_v2_places2": "deepfill_v2",

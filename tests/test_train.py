@@ -47,7 +47,10 @@ _GLCIC_CLAMP = ["data.val_size=2", "data.dataset.image_size=64", "data.dataset.r
 # fine-tuning phase from step 2 so the 4-step run passes through both phases.
 _PCONV_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "model.generator.levels=4",
                 "model.generator.base_channels=8", "model.generator.max_channels=32",
-                "model.losses.perceptual.pretrained=false", "finetune_at=2"]
+                "model.losses.perceptual.pretrained=false", "finetune_at=2",
+                # the hole-ratio suites on the tiny mask folder: one suite spanning every ratio, the others off
+                "data.eval_masks.irregular_01_10.ratio_range=[0.0,1.0]",
+                *[f"data.eval_masks.irregular_{lo}_{hi}=null" for lo, hi in ((10, 20), (20, 30), (30, 40), (40, 50), (50, 60))]]
 EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "context_encoder_imagenet_center": _CE_CENTER,
     "context_encoder_imagenet_center_l2": [*_CE_CLAMP, "mask.size=16"],
@@ -132,6 +135,7 @@ def test_every_experiment_is_tested():
 def test_experiment_trains_on_cpu(experiment, tmp_path, tmp_path_factory, monkeypatch):
     monkeypatch.setenv("OBJECT_SHAPES_ROOT", str(_object_shapes(tmp_path_factory)))  # CR-Fill's mask mixtures
     monkeypatch.setenv("IRREGULAR_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))  # PConv's NVIDIA masks
+    monkeypatch.setenv("IRREGULAR_TEST_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))  # and its test masks
     cfg = _clamped(experiment, tmp_path, tmp_path_factory)
     metrics = train(cfg)
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
