@@ -20,10 +20,10 @@ import time
 
 import torch
 import torch.nn.functional as F
+from inpaintlab.utils.benchmark import device_name
 from torch import nn
 
 from inpaintlab.nn import PartialConv2d
-from inpaintlab.utils.benchmark import device_name
 
 
 class NaivePartialConv2d(PartialConv2d):
