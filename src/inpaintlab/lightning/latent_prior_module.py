@@ -48,7 +48,7 @@ class LatentPriorModule(InpaintingModule):
             raise ConfigError(f"LatentPriorModule needs a latent-variable generator with sample_z(); got {type(generator).__name__}")
         self.val_search = dict(val_search or {})
         self.test_search = dict(test_search or {})
-        for stage, opts in (("val", self.val_search), ("test", self.test_search)):
+        for opts in (self.val_search, self.test_search):
             adapter_for(generator, discriminator, **opts)  # unknown options fail now, not after training
 
     def generator_forward(self, image: Tensor, mask: Tensor) -> Mapping[str, Tensor]:
