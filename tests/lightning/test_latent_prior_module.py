@@ -40,9 +40,10 @@ def test_generator_loss_is_the_gan_loss_alone():
 
 
 def test_eval_step_runs_the_search_through_the_adapter():
-    m = _module(val_search={"steps": 3}, test_search={"steps": 4, "blend": False})
-    assert m.inference_adapter("val").settings["steps"] == 3
-    settings = m.inference_adapter("test").settings
+    m = _module(val_search={"steps": 3})
+    m.inference_options = {"steps": 4, "blend": False}
+    assert m.stage_adapter("val").settings["steps"] == 3 and m.stage_adapter("val").settings["blend"] is False
+    settings = m.stage_adapter("test").settings
     assert settings["steps"] == 4 and settings["blend"] is False and settings["lambda_p"] == 0.003
     image = torch.rand(2, 1, 16, 16) * 2 - 1
     mask = torch.zeros(2, 1, 16, 16)
@@ -56,6 +57,6 @@ def test_config_errors():
     with pytest.raises(ConfigError, match="fake_input"):
         _module(fake_input="composite")
     with pytest.raises(ConfigError, match="unknown inference option"):
-        _module(test_search={"iterations": 5})
+        _module(val_search={"iterations": 5})
     with pytest.raises(ConfigError, match="losses is empty"):
         InpaintingModule(generator=DCGANGenerator(image_size=16), losses={}, optimizer_g=ADAM)

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from inpaintlab.errors import ConfigError
-from inpaintlab.inference.adapters import adapter_for
-from inpaintlab.lightning.inpainting_module import InpaintingModule, OptimizerFactory, composite
+from inpaintlab.inference.adapters import adapter_for, fill_composite
+from inpaintlab.lightning.inpainting_module import InpaintingModule, OptimizerFactory
 from inpaintlab.losses.adversarial import AdversarialLoss
 from inpaintlab.losses.base import LossTerm
 
@@ -23,8 +23,9 @@ class LatentPriorModule(InpaintingModule):
     (one z per batch image); the critic sees G(z) against the real images (``fake_input="output"``) with the
     standard GAN loss — the base module's ``training_step`` unchanged, no reconstruction term.
     Evaluation: validation and test inpaint by latent search + Poisson blending through the generator's
-    inference adapter (``LatentSearchAdapter``), with ``val_search`` / ``test_search`` options (validation
-    during training uses fewer steps), and log ``<stage>/sec_per_image``, the search's cost.
+    inference adapter (``LatentSearchAdapter``): the test with ``inference_options`` (the base module's
+    ``inference_adapter``; the adapter's defaults are the paper's 1,500 steps), validation during training
+    with ``val_search`` merged over them (fewer steps). Both log ``<stage>/sec_per_image``, the search's cost.
     """
 
     def __init__(
@@ -36,7 +37,6 @@ class LatentPriorModule(InpaintingModule):
         optimizer_d: OptimizerFactory,
         losses: Mapping[str, LossTerm] | None = None,
         val_search: Mapping[str, Any] | None = None,
-        test_search: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("fake_input", "output") != "output":
@@ -45,44 +45,48 @@ class LatentPriorModule(InpaintingModule):
         super().__init__(generator=generator, losses=losses or {}, optimizer_g=optimizer_g,
                          discriminator=discriminator, adversarial=adversarial, optimizer_d=optimizer_d, **kwargs)
         if not hasattr(generator, "sample_z"):
-            raise ConfigError(f"LatentPriorModule needs a latent-variable generator with sample_z(); got {type(generator).__name__}")
+            raise ConfigError(
+                f"LatentPriorModule needs a latent-variable generator with sample_z(); got {type(generator).__name__}"
+            )
         self.val_search = dict(val_search or {})
-        self.test_search = dict(test_search or {})
-        for opts in (self.val_search, self.test_search):
-            adapter_for(generator, discriminator, **opts)  # unknown options fail now, not after training
+        adapter_for(generator, discriminator, **self.val_search)  # unknown options fail now, not after training
 
     def generator_forward(self, image: Tensor, mask: Tensor) -> Mapping[str, Tensor]:
         """G(z), z ~ U(−1, 1)^100, one per batch image (the inputs only set the batch size and device)."""
         z = self.generator.sample_z(image.shape[0], device=image.device)
         return {"output": self.generator(z)}
 
-    def inference_adapter(self, stage: str = "test", **overrides: Any):
-        """The generator's adapter (latent search + blend) with this stage's options."""
-        opts = {**(self.val_search if stage == "val" else self.test_search), **overrides}
-        return adapter_for(self.generator, self.discriminator, **opts)
+    def stage_adapter(self, stage: str):
+        """The adapter of a stage: ``inference_adapter`` (test, inference), with ``val_search`` for "val"."""
+        if stage == "val" and self.val_search:
+            return adapter_for(self.generator, self.discriminator, **{**(self.inference_options or {}), **self.val_search})
+        return self.inference_adapter
 
     def forward(self, image: Tensor, mask: Tensor) -> dict[str, Tensor]:
-        """Inpaint by latent search and Poisson blending (the test options); "composite" keeps known pixels."""
+        """Inpaint by latent search and Poisson blending; "composite" keeps the known pixels exactly."""
         return self._search(image, mask, "test")
 
     def _search(self, image: Tensor, mask: Tensor, stage: str) -> dict[str, Tensor]:
-        adapter = self.inference_adapter(stage)
+        adapter = self.stage_adapter(stage)
         start = time.perf_counter()
-        filled = adapter.fill(image, mask)
+        result = fill_composite(adapter, image, mask)
         seconds = (time.perf_counter() - start) / max(1, image.shape[0])
-        raw = adapter.last_search["output"]
-        return {"output": filled, "raw": raw, "composite": composite(filled, image, mask),
+        found = adapter.last_search
+        return {"output": found["output"] if found is not None else result, "composite": result,
                 "sec_per_image": torch.tensor(seconds)}
 
-    def _eval_step(self, batch: Mapping[str, Tensor], stage: str) -> dict[str, Tensor]:
+    def _eval_step(self, batch: Mapping[str, Tensor], stage: str, dataloader_idx: int = 0) -> dict[str, Tensor]:
+        from inpaintlab.data.datamodule import suite_prefix
+
         image, mask = batch["image"], batch["mask"]
         out = self._search(image, mask, stage)
         n = image.shape[0]
+        prefix = suite_prefix(self._trainer, stage, dataloader_idx)  # "test/" or "test/<suite>/"
         hole = mask.expand_as(image)
         l1_hole = ((out["composite"] - image).abs() * hole).sum() / hole.sum().clamp_min(1.0)
-        self.log(f"{stage}/loss", l1_hole, on_step=False, on_epoch=True, sync_dist=True, batch_size=n)
-        self.log(f"{stage}/sec_per_image", out["sec_per_image"], on_step=False, on_epoch=True, sync_dist=True,
-                 batch_size=n)
+        for name, value in (("loss", l1_hole), ("sec_per_image", out["sec_per_image"])):
+            self.log(f"{prefix}{name}", value, on_step=False, on_epoch=True, sync_dist=True, batch_size=n,
+                     add_dataloader_idx=False)
         return {"output": out["output"], "composite": out["composite"]}
 
     def predict_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
