@@ -11,7 +11,7 @@ ARGS ?=
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
 	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess reproduce-pconv claim-pconv \
-	bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv clean
+	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -87,6 +87,28 @@ claim-pconv: $(STAMP) fashion-mnist ## PConv vs vanilla U-Net on Fashion-MNIST 6
 
 bench-pconv: $(STAMP) ## PartialConv2d vs nn.Conv2d (64→128, 3×3, 256², multi-channel mask, batch 4, CPU): cost ratio
 	$(BIN)/python benchmarks/bench_pconv.py $(ARGS)
+
+reproduce-yeh: $(STAMP) fashion-mnist ## Yeh et al.: train the DCGAN priors of yeh_fashion_mnist (32²) and yeh_celeba (64²)
+	$(BIN)/inpaintlab-train experiment=yeh_fashion_mnist $(ARGS)
+	$(BIN)/inpaintlab-train experiment=yeh_celeba $(ARGS)
+
+# `make eval-yeh CKPT=<run>/checkpoints/last.ckpt SIZE=32`: one frozen mask suite per mask family of Yeh §4
+YEH_MASKS := yeh_center random_pixels half_image random_pattern
+eval-yeh: $(STAMP) ## Yeh et al.: inpaintlab-eval of CKPT on frozen suites (centre, 80 % pixels, half, pattern) of SIZE²
+	@test -n "$(CKPT)" || { echo "usage: make eval-yeh CKPT=<run>/checkpoints/last.ckpt SIZE=32|64"; exit 1; }
+	$(BIN)/inpaintlab-make-masks --out outputs/yeh_masks/$(or $(SIZE),32) --size $(or $(SIZE),32) --count 2000 \
+	  --seed 2025 $(foreach m,$(YEH_MASKS),--mask $(m)) --set per_batch=false
+	for m in $(YEH_MASKS); do \
+	  $(BIN)/inpaintlab-eval ckpt_path=$(CKPT) data.eval_masks=outputs/yeh_masks/$(or $(SIZE),32)/$$m \
+	    hydra.run.dir=outputs/yeh_eval/$$m $(ARGS) || exit 1; \
+	  cp $(basename $(CKPT)).test.md outputs/yeh_eval/$$m/; \
+	done
+
+bench-yeh: $(STAMP) ## Yeh et al.: images/s of the 1,500-step latent search at 64², batch 1 vs 64, into experiments/yeh/README.md
+	$(BIN)/python benchmarks/bench_yeh.py $(ARGS)
+
+claim-yeh: $(STAMP) fashion-mnist ## Yeh et al. small-scale check on Fashion-MNIST 32²: pasted vs blended, weighted vs binary W
+	$(BIN)/python experiments/yeh/claim_check.py $(ARGS)
 
 bench-crfill: $(STAMP) ## CR-Fill Table 5: DeepFill v2 (CA full and restricted) vs CR-Fill forward at 512/1024/2048, into experiments/crfill/README.md
 	$(BIN)/python benchmarks/bench_crfill.py $(ARGS)

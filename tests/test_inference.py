@@ -35,6 +35,9 @@ FAMILIES: dict[str, list[str]] = {
     "pconv_places2": [*_PLACES64, "mask=free_form", "data.eval_masks=null", "model.generator.levels=4",
                       "model.generator.base_channels=8", "model.generator.max_channels=32",
                       "model.losses.perceptual.pretrained=false"],
+    # Yeh et al.: the checkpoint's inference_options (a 3-step search here) drive inpaintlab-inpaint and Inpainter
+    "yeh_celeba": ["data.val_size=2", "model.generator.width=8", "model.discriminator.width=8",
+                   "model.val_search.steps=2", "inference_options.steps=3"],
 }
 # coarse-to-fine experiments whose checkpoints also load by released-weights name (pretrained.load)
 RELEASED_NAME = {"deepfill_v1_places2": "deepfill_v1", "deepfill_v2_places2": "deepfill_v2",
@@ -135,3 +138,20 @@ def test_stored_config_rebuilds_the_trained_architecture(trained):
     if experiment == "ga_celeba":
         assert stored["data"]["image_size"] == 32 and gen.net[0].out_channels == 4  # width 0.125 of 32
     assert gen_cfg["_target_"].startswith("inpaintlab.models.")
+
+
+def test_yeh_cli_steps_restarts_and_progress_bar(trained, photo, tmp_path, capsys):
+    """Yeh et al.: --steps / --restarts reach the latent search, whose progress is drawn on stderr."""
+    if not trained[0].startswith("yeh_"):
+        pytest.skip("latent-search options only")
+    from inpaintlab.inpaint import main
+
+    root, img, hole = photo
+    args = ["--weights", trained[1], "--image", root / "photo.png", "--mask", root / "mask.png",
+            "--out", tmp_path / "o.png", "--device", "cpu", "--steps", "2", "--restarts", "2"]
+    assert main([str(a) for a in args]) == 0
+    captured = capsys.readouterr()
+    assert "'steps': 2" in captured.out and "'restarts': 2" in captured.out
+    assert "latent search" in captured.err
+    with Image.open(tmp_path / "o.png") as im:
+        assert np.array_equal(np.asarray(im)[~hole], img[~hole])

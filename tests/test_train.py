@@ -77,6 +77,9 @@ EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "deepfill_v1_celeba": _DEEPFILL_V1_CLAMP,
     "deepfill_v2_places2": _DEEPFILL_V2_CLAMP,
     "deepfill_v2_celeba": _DEEPFILL_V2_CLAMP,
+    # Yeh: val/test inpaint by latent search; a few search steps instead of 100 / 1,500
+    "yeh_celeba": ["data.val_size=2", "model.val_search.steps=2", "inference_options.steps=2"],
+    "yeh_fashion_mnist": ["model.val_search.steps=2", "inference_options.steps=2"],
 }
 
 

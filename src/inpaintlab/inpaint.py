@@ -179,6 +179,22 @@ def _coarse_scale(args: argparse.Namespace) -> float:
     return scale
 
 
+def _progress_bar():
+    """``progress(step, total)`` callback drawing one tqdm bar per search on stderr."""
+    from tqdm import tqdm
+
+    state: dict[str, Any] = {}
+
+    def progress(step: int, total: int) -> None:
+        if step == 1 or "bar" not in state:
+            state["bar"] = tqdm(total=total, desc="latent search", unit="step", file=sys.stderr, leave=False)
+        state["bar"].update(1)
+        if step >= total:
+            state.pop("bar").close()
+
+    return progress
+
+
 def run(args: argparse.Namespace) -> int:
     scale = _coarse_scale(args)
     model_args = parse_model_args(args.model_arg)
@@ -210,6 +226,8 @@ def run(args: argparse.Namespace) -> int:
     )
     import torch
 
+    if hasattr(painter.adapter, "progress") and not args.quiet:  # per-image searches (Yeh): a progress bar
+        painter.adapter.progress = _progress_bar()
     for image_path, mask_path, out_path in jobs:
         t = time.perf_counter()
         img = load_image(image_path, "image")

@@ -73,3 +73,14 @@ def test_download_writes_verified_files(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", fake)
     ds = MNISTImages(tmp_path / "dl", "train", variant="mnist", download=True)
     assert len(ds) == 2 and sorted(p.name for p in (tmp_path / "dl").iterdir())[0] == "t10k-images-idx3-ubyte.gz"
+
+
+def test_pad_to_32_with_background(tmp_path):
+    root = make_idx_dataset(tmp_path, n_train=4, n_test=2)
+    plain, padded = MNISTImages(root, "train"), MNISTImages(root, "train", pad=2)
+    x, y = plain[1]["image"], padded[1]["image"]
+    assert y.shape == (1, 32, 32)
+    assert (y[:, 2:30, 2:30] == x).all() and (y[:, :2] == -1).all() and (y[:, :, -2:] == -1).all()
+    assert padded.get_batch([0, 1])["image"].shape == (2, 1, 32, 32)
+    with pytest.raises(InpaintlabError, match="pad"):
+        MNISTImages(root, "train", pad=-1)

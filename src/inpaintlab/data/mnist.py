@@ -106,14 +106,19 @@ class MNISTImages(Dataset):
 
     ``root`` holds the four IDX files (`train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`,
     `t10k-images-idx3-ubyte[.gz]`, `t10k-labels-idx1-ubyte[.gz]`). The whole split is kept in memory as uint8.
+    ``pad`` adds that many background pixels (value −1, the digits' black) on every side: ``pad=2`` gives the
+    32×32 images of power-of-two generators (DCGAN) without resampling the strokes.
     """
 
-    def __init__(self, root: str | os.PathLike, split: str = "train", variant: str = "mnist", download: bool = False):
+    def __init__(self, root: str | os.PathLike, split: str = "train", variant: str = "mnist", download: bool = False,
+                 pad: int = 0):
         if split not in IDX_FILES:
             raise InpaintlabError(f"MNIST split must be one of {sorted(IDX_FILES)}, got {split!r}")
         if variant not in MIRRORS:
             raise InpaintlabError(f"MNIST variant must be one of {sorted(MIRRORS)}, got {variant!r}")
-        self.root, self.split, self.variant = Path(root), split, variant
+        if int(pad) < 0:
+            raise InpaintlabError(f"MNIST pad must be >= 0 pixels, got {pad}")
+        self.root, self.split, self.variant, self.pad = Path(root), split, variant, int(pad)
         images_stem, labels_stem = IDX_FILES[split]
         if download and not find_idx(self.root, images_stem):
             download_mnist(self.root, variant)
@@ -129,6 +134,8 @@ class MNISTImages(Dataset):
         if images.ndim != 3:
             raise InpaintlabError(f"{path} holds an array of shape {images.shape}; expected N×H×W images")
         self.images = torch.from_numpy(images.copy())
+        if self.pad:  # background is 0 in the files (−1 after scaling); padded once, in memory
+            self.images = torch.nn.functional.pad(self.images, (self.pad,) * 4)
         labels_path = find_idx(self.root, labels_stem)
         self.labels = torch.from_numpy(read_idx(labels_path).astype(np.int64)) if labels_path else None
 

@@ -3,6 +3,7 @@
 from inpaintlab.lightning.crfill_module import CRFillModule
 from inpaintlab.lightning.glcic_module import GLCICModule
 from inpaintlab.lightning.inpainting_module import InpaintingModule, composite
+from inpaintlab.lightning.latent_prior_module import LatentPriorModule
 from inpaintlab.lightning.phases import Phase, PhaseSchedule
 
-__all__ = ["CRFillModule", "GLCICModule", "InpaintingModule", "Phase", "PhaseSchedule", "composite"]
+__all__ = ["CRFillModule", "GLCICModule", "InpaintingModule", "LatentPriorModule", "Phase", "PhaseSchedule", "composite"]

@@ -87,7 +87,7 @@ class InpaintingModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
-        if not losses:
+        if not losses and adversarial is None:  # an unconditional prior (Yeh's DCGAN) has only the GAN loss
             raise ConfigError("model.losses is empty: configure at least one reconstruction term")
         if (discriminator is None) != (adversarial is None):
             raise ConfigError(
@@ -102,7 +102,7 @@ class InpaintingModule(L.LightningModule):
             raise ConfigError(f"model.fake_input must be 'composite' or 'output', got {fake_input!r}")
         self.generator = generator
         self.discriminator = discriminator
-        self.losses = nn.ModuleDict(dict(losses))
+        self.losses = nn.ModuleDict(dict(losses or {}))
         self.adversarial = adversarial
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
         self.scheduler_g, self.scheduler_d = scheduler_g, scheduler_d

@@ -2,7 +2,8 @@
 
 Families: boxes (``CenterSquareMask``, ``RandomBoxMask``, ``DeepFillBoxMask``), free-form strokes
 (``FreeFormMask`` of DeepFill v2, ``RandomWalkStrokeMask`` of LaMa / CR-Fill, ``lama_preset``), masks from
-files (``IrregularFileMask``, ``ObjectShapeMask``) and the combinators ``UnionMask`` and ``MixtureMask``.
+files (``IrregularFileMask``, ``ObjectShapeMask``), Yeh et al.'s random pixels, half image and random
+pattern (``RandomPixelMask``, ``HalfImageMask``, ``RandomPatternMask``) and the combinators ``UnionMask`` and ``MixtureMask``.
 """
 
 from inpaintlab.data.masks.base import (
@@ -17,17 +18,21 @@ from inpaintlab.data.masks.box import CenterSquareMask, DeepFillBoxMask, RandomB
 from inpaintlab.data.masks.files import IrregularFileMask, ObjectShapeMask, list_mask_files, read_mask
 from inpaintlab.data.masks.region import ContextEncoderRegionMask
 from inpaintlab.data.masks.strokes import FreeFormMask, RandomWalkStrokeMask, draw_polyline, lama_preset
+from inpaintlab.data.masks.yeh import HalfImageMask, RandomPatternMask, RandomPixelMask
 
 __all__ = [
     "CenterSquareMask",
     "ContextEncoderRegionMask",
     "DeepFillBoxMask",
     "FreeFormMask",
+    "HalfImageMask",
     "IrregularFileMask",
     "MaskGenerator",
     "MixtureMask",
     "ObjectShapeMask",
     "RandomBoxMask",
+    "RandomPatternMask",
+    "RandomPixelMask",
     "RandomWalkStrokeMask",
     "UnionMask",
     "boxes_to_masks",
