@@ -14,7 +14,7 @@ ARGS ?=
 	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh clean
 
 help: ## list every target with one line each
-	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -92,17 +92,9 @@ reproduce-yeh: $(STAMP) fashion-mnist ## Yeh et al.: train the DCGAN priors of y
 	$(BIN)/inpaintlab-train experiment=yeh_fashion_mnist $(ARGS)
 	$(BIN)/inpaintlab-train experiment=yeh_celeba $(ARGS)
 
-# `make eval-yeh CKPT=<run>/checkpoints/last.ckpt SIZE=32`: one frozen mask suite per mask family of Yeh §4
-YEH_MASKS := yeh_center random_pixels half_image random_pattern
-eval-yeh: $(STAMP) ## Yeh et al.: inpaintlab-eval of CKPT on frozen suites (centre, 80 % pixels, half, pattern) of SIZE²
-	@test -n "$(CKPT)" || { echo "usage: make eval-yeh CKPT=<run>/checkpoints/last.ckpt SIZE=32|64"; exit 1; }
-	$(BIN)/inpaintlab-make-masks --out outputs/yeh_masks/$(or $(SIZE),32) --size $(or $(SIZE),32) --count 2000 \
-	  --seed 2025 $(foreach m,$(YEH_MASKS),--mask $(m)) --set per_batch=false
-	for m in $(YEH_MASKS); do \
-	  $(BIN)/inpaintlab-eval ckpt_path=$(CKPT) data.eval_masks=outputs/yeh_masks/$(or $(SIZE),32)/$$m \
-	    hydra.run.dir=outputs/yeh_eval/$$m $(ARGS) || exit 1; \
-	  cp $(basename $(CKPT)).test.md outputs/yeh_eval/$$m/; \
-	done
+eval-yeh: $(STAMP) ## Yeh et al.: inpaintlab-eval of CKPT=<run>/checkpoints/last.ckpt on the four mask-family suites (centre, 80 % pixels, half, pattern)
+	@test -n "$(CKPT)" || { echo "usage: make eval-yeh CKPT=<run>/checkpoints/last.ckpt [ARGS='inference_options.steps=300']"; exit 1; }
+	$(BIN)/inpaintlab-eval ckpt_path=$(CKPT) $(ARGS)
 
 bench-yeh: $(STAMP) ## Yeh et al.: images/s of the 1,500-step latent search at 64², batch 1 vs 64, into experiments/yeh/README.md
 	$(BIN)/python benchmarks/bench_yeh.py $(ARGS)

@@ -54,12 +54,25 @@ def _object_shapes(root: Path) -> Path:
     return root
 
 
+_TRAINED: dict[str, tuple[str, Path]] = {}
+
+
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
 def trained(request, tmp_path_factory):
     """(experiment, checkpoint copied alone into an empty folder) — one 2-step training per family."""
+    return _trained(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def yeh_trained(tmp_path_factory):
+    return _trained("yeh_celeba", tmp_path_factory)
+
+
+def _trained(experiment: str, tmp_path_factory) -> tuple[str, Path]:
+    if experiment in _TRAINED and _TRAINED[experiment][1].is_file():
+        return _TRAINED[experiment]
     from inpaintlab.train import train
 
-    experiment = request.param
     mp = pytest.MonkeyPatch()
     mp.setenv("OBJECT_SHAPES_ROOT", str(_object_shapes(tmp_path_factory.mktemp("object_shapes"))))
     run = tmp_path_factory.mktemp(f"run_{experiment}")
@@ -76,6 +89,7 @@ def trained(request, tmp_path_factory):
         mp.undo()
     alone = tmp_path_factory.mktemp(f"copied_{experiment}") / "model.ckpt"
     shutil.copy(run / "checkpoints" / "last.ckpt", alone)
+    _TRAINED[experiment] = experiment, alone
     return experiment, alone
 
 
@@ -140,10 +154,9 @@ def test_stored_config_rebuilds_the_trained_architecture(trained):
     assert gen_cfg["_target_"].startswith("inpaintlab.models.")
 
 
-def test_yeh_cli_steps_restarts_and_progress_bar(trained, photo, tmp_path, capsys):
+def test_yeh_cli_steps_restarts_and_progress_bar(yeh_trained, photo, tmp_path, capsys):
     """Yeh et al.: --steps / --restarts reach the latent search, whose progress is drawn on stderr."""
-    if not trained[0].startswith("yeh_"):
-        pytest.skip("latent-search options only")
+    trained = yeh_trained
     from inpaintlab.inpaint import main
 
     root, img, hole = photo
