@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 import torch
+from inpaintlab.utils.benchmark import device_name
 
 from inpaintlab.imaging import poisson_blend
 from inpaintlab.models.dcgan import DCGANDiscriminator, DCGANGenerator, latent_search
-from inpaintlab.utils.benchmark import device_name
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "experiments" / "yeh" / "README.md"
