@@ -35,6 +35,11 @@ _DEEPFILL_V1_CLAMP = ["data.dataset.image_size=128", "data.val_size=2", "mask.he
                       "mask.max_delta=16", "model.generator.cnum=16", "model.discriminator.cnum=16"]
 _DEEPFILL_V2_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "mask.generators.box.height=32",
                       "mask.generators.box.width=32", "mask.generators.box.max_delta=8"]
+# BTGMI: 32² images, narrow nets, one step per phase (head, block1–3), a random-weight AlexNet inside PPL (no
+# ImageNet weights in CI) with 32² patches (AlexNet's minimum is 31).
+_BTGMI_CLAMP = ["data.dataset.image_size=32", "data.val_size=2", "btgmi.head_steps=1", "btgmi.block_steps=1",
+                "model.generator.channels=[8,16,16]", "model.discriminator.ndf=8",
+                "model.losses.ppl.pretrained=false", "model.losses.ppl.crop_size=32"]
 EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "crfill_places2": _CRFILL_CLAMP,
     "crfill_baseline_places2": _CRFILL_CLAMP,
@@ -49,6 +54,8 @@ EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "deepfill_v1_celeba": _DEEPFILL_V1_CLAMP,
     "deepfill_v2_places2": _DEEPFILL_V2_CLAMP,
     "deepfill_v2_celeba": _DEEPFILL_V2_CLAMP,
+    **{e: [o for o in _BTGMI_CLAMP if e != "btgmi_l2" or ".ppl." not in o]
+       for e in EXPERIMENTS if e.startswith("btgmi_")},
 }
 
 

@@ -32,3 +32,20 @@ class MaskedL1Loss(LossTerm):
     def forward(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         weight = mask if self.region == "hole" else 1.0 - mask
         return masked_mean((pred - target).abs(), weight)
+
+
+class MaskedL2Loss(LossTerm):
+    """Mean squared error inside the hole (``region="hole"``, the ℓ2 of Context Encoder / GLCIC that BTGMI's
+    Sec. 4.3 ablation puts in place of PPL), in the known area (``"valid"``) or over the whole image (``"all"``)."""
+
+    def __init__(self, region: str = "hole", weight: float = 1.0, source: str = "output") -> None:
+        super().__init__(weight=weight, source=source)
+        if region not in ("hole", "valid", "all"):
+            raise ValueError(f"MaskedL2Loss region must be 'hole', 'valid' or 'all', got {region!r}")
+        self.region = region
+
+    def forward(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+        if self.region == "all":
+            return (pred - target).pow(2).mean()
+        weight = mask if self.region == "hole" else 1.0 - mask
+        return masked_mean((pred - target).pow(2), weight)
