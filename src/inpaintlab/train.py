@@ -29,6 +29,22 @@ def _wandb_id_from_checkpoint(ckpt_path: str) -> str | None:
     return ckpt.get("inpaintlab", {}).get("wandb_run_id")
 
 
+def attach_run_info(model: Any, cfg: DictConfig) -> None:
+    """Give the module what every checkpoint stores: the resolved model config (``Inpainter.from_checkpoint``
+    rebuilds the architecture from it), the data's image size/channels, and the inference options."""
+    if not hasattr(model, "model_config"):
+        return
+    model.model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    info = {"dataset": OmegaConf.select(cfg, "data.dataset._target_", default=None)}
+    for key in ("image_size", "channels", "variant"):
+        value = OmegaConf.select(cfg, f"data.dataset.{key}", default=None)
+        if value is not None:
+            info[key] = value
+    model.data_info = info
+    options = cfg.get("inference_options")
+    model.inference_options = dict(OmegaConf.to_container(options, resolve=True)) if options else {}
+
+
 def build(cfg: DictConfig) -> dict[str, Any]:
     """Instantiate everything a run needs from the composed config."""
     if cfg.get("seed") is not None:
@@ -46,6 +62,7 @@ def build(cfg: DictConfig) -> dict[str, Any]:
     datamodule = instantiate(cfg.data)
     log.info("model: %s", cfg.model._target_)
     model = instantiate(cfg.model)
+    attach_run_info(model, cfg)
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
     loggers = instantiate_nodes(cfg.get("logger"), "logger")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

@@ -18,6 +18,16 @@ log = logging.getLogger(__name__)
 MaskGenerator = Callable[..., Tensor]  # (n, height, width, generator=None) -> n×1×H×W, 1 = hole
 
 
+def suite_prefix(trainer: Any, stage: str, dataloader_idx: int = 0) -> str:
+    """Metric-name prefix of an evaluation loader: ``"test/"`` when the stage has one mask suite,
+    ``"test/<suite>/"`` when it has several (``InpaintingDataModule.suite_names``)."""
+    dm = getattr(trainer, "datamodule", None) if trainer is not None else None
+    names = dm.suite_names(stage) if dm is not None and hasattr(dm, "suite_names") else []
+    if len(names) > 1 and dataloader_idx < len(names):
+        return f"{stage}/{names[dataloader_idx]}/"
+    return f"{stage}/"
+
+
 def frozen_seed(seed: int, index: int) -> int:
     """Seed of the evaluation mask of sample ``index``: stable across runs, workers and machines."""
     return (int(seed) * 1_000_003 + int(index)) % (2**63 - 1)

@@ -62,12 +62,23 @@ class Adapter:
         return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
     @property
+    def min_size(self) -> int:
+        """Smallest height/width the network runs at (inputs are mirror-padded up to it); 1 = no minimum."""
+        return int(getattr(self.generator, "min_size", 1))
+
+    @property
     def channels(self) -> int:
         """Image channels the generator works on: its ``image_channels``, ``channels`` or ``in_channels`` attribute."""
         for name in ("image_channels", "channels", "in_channels"):
             if hasattr(self.generator, name):
                 return int(getattr(self.generator, name))
         return 3
+
+    @property
+    def fill_is_forward(self) -> bool:
+        """Whether ``fill`` equals the training module's ``generator_forward(...)["output"]`` (evaluation then
+        reuses that output instead of running the generator twice). True only for the plain ``fill``."""
+        return type(self).fill is Adapter.fill
 
     def fill(self, image: Tensor, mask: Tensor) -> Tensor:
         """The generator's full-size output for ``image`` (hole content ignored) — before compositing."""

@@ -113,6 +113,11 @@ class InpaintingModule(L.LightningModule):
             phases = PhaseSchedule(phases)
         self.phases = phases
         self._phase_index: int | None = None  # the phase whose settings are applied
+        # set by inpaintlab-train / inpaintlab-eval from the config: stored in every checkpoint so that
+        # Inpainter.from_checkpoint rebuilds the architecture, and the adapter's options used in val/test
+        self.model_config: dict[str, Any] | None = None
+        self.data_info: dict[str, Any] | None = None
+        self.inference_options: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- phases
     @property
@@ -290,13 +295,46 @@ class InpaintingModule(L.LightningModule):
         if "loss/total" in logs:
             self.log("train/loss", logs["loss/total"], on_step=True, prog_bar=True)
 
-    # ---------------------------------------------------------------- evaluation
-    def _eval_step(self, batch: Mapping[str, Tensor], stage: str) -> dict[str, Tensor]:
-        out = self(batch["image"], batch["mask"])
-        _, logs = self._reconstruction_only(batch, out)
-        self.log(f"{stage}/loss", logs["loss/total"], on_step=False, on_epoch=True, sync_dist=True,
-                 batch_size=batch["image"].shape[0])
-        return {"output": out["output"], "composite": out["composite"]}
+    # ---------------------------------------------------------------- inference and evaluation
+    @property
+    def inference_adapter(self) -> Any:
+        """The generator's inference adapter (``inpaintlab.inference``) with ``inference_options``, built lazily:
+        validation and test score what ``inpaintlab-inpaint`` and ``Inpainter`` produce (GLCIC's blending,
+        Yeh's latent search, CR-Fill's coarse scale)."""
+        from inpaintlab.inference.adapters import adapter_class
+
+        options = dict(self.inference_options or {})
+        key = (id(self.generator), id(self.discriminator), repr(sorted(options.items())))
+        cached = self.__dict__.get("_inference_adapter_cache")
+        if cached is None or cached[0] != key:
+            cls = adapter_class(self.generator)
+            adapter = cls(self.generator, self.discriminator if cls.needs_discriminator else None, **options)
+            self.__dict__["_inference_adapter_cache"] = cached = (key, adapter)
+        return cached[1]
+
+    def inference_composite(self, image: Tensor, mask: Tensor, out: Mapping[str, Tensor] | None = None) -> Tensor:
+        """The composite the inference path gives; reuses ``out["output"]`` when the adapter's fill is the
+        plain forward (no second generator pass)."""
+        from inpaintlab.inference.adapters import Adapter, fill_composite
+
+        adapter = self.inference_adapter
+        if out is None or not adapter.fill_is_forward:
+            return fill_composite(adapter, image, mask)
+        result = composite(out["output"], image, mask)
+        if type(adapter).postprocess is not Adapter.postprocess:  # a method's own step (GLCIC's blending)
+            result = composite(adapter.postprocess(image, mask, result), image, mask)
+        return result
+
+    def _eval_step(self, batch: Mapping[str, Tensor], stage: str, dataloader_idx: int = 0) -> dict[str, Tensor]:
+        from inpaintlab.data.datamodule import suite_prefix
+
+        image, mask = batch["image"], batch["mask"]
+        out = dict(self.generator_forward(image, mask))
+        _, logs = self._reconstruction_only(batch, out)  # losses on the generator's raw outputs
+        prefix = suite_prefix(self._trainer, stage, dataloader_idx)  # "test/" or "test/<suite>/"
+        self.log(f"{prefix}loss", logs["loss/total"], on_step=False, on_epoch=True, sync_dist=True,
+                 batch_size=image.shape[0], add_dataloader_idx=False)
+        return {"output": out["output"], "composite": self.inference_composite(image, mask, out)}
 
     def _reconstruction_only(self, batch, out):
         """Evaluation loss without the critic (its value depends on the critic's state, not the output)."""
@@ -307,11 +345,11 @@ class InpaintingModule(L.LightningModule):
                 total = total + term.weight * term(out[term.source], image, mask)
         return total, {"loss/total": total.detach()}
 
-    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        return self._eval_step(batch, "val")
+    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
+        return self._eval_step(batch, "val", dataloader_idx)
 
-    def test_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        return self._eval_step(batch, "test")
+    def test_step(self, batch: Mapping[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
+        return self._eval_step(batch, "test", dataloader_idx)
 
     def predict_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
         return self(batch["image"], batch["mask"])
@@ -332,6 +370,12 @@ class InpaintingModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.setdefault("inpaintlab", {})
         state["d_steps"] = self.d_steps
+        if self.model_config is not None:  # the architecture: a copied .ckpt rebuilds without its run dir
+            state["model_config"] = self.model_config
+        if self.data_info:
+            state["data"] = self.data_info
+        if self.inference_options:
+            state["inference_options"] = dict(self.inference_options)
         if self.phases is not None:
             state["phase"] = self.phases.at(self.global_step)[1].name
         for logger in self.loggers:
@@ -340,4 +384,7 @@ class InpaintingModule(L.LightningModule):
                 state["wandb_run_id"] = run_id
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.d_steps = int(checkpoint.get("inpaintlab", {}).get("d_steps", 0))
+        state = checkpoint.get("inpaintlab", {})
+        self.d_steps = int(state.get("d_steps", 0))
+        if not self.inference_options and state.get("inference_options"):  # the run's options, unless set
+            self.inference_options = dict(state["inference_options"])

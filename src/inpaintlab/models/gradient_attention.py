@@ -40,6 +40,15 @@ class FullyConnectedAutoencoder(nn.Module):
         layers += [nn.Linear(widths[-1], n), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
+    @property
+    def native_size(self) -> int:
+        """Inference on other sizes: resize to this, fill, paste back into the hole (``inference.sizing``)."""
+        return self.image_size
+
+    @property
+    def image_channels(self) -> int:
+        return self.channels
+
     def forward(self, masked_image: Tensor, mask: Tensor) -> dict[str, Tensor]:
         _check_input(masked_image, mask, self.channels, type(self).__name__)
         if masked_image.shape[-2:] != (self.image_size, self.image_size):
@@ -98,6 +107,13 @@ class DilatedFCN(nn.Module):
             c_in = c
         layers += [nn.Conv2d(c_in, self.channels, 3, padding=1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
+
+    # fully convolutional: inference pads any picture to a multiple of the two stride-2 convs
+    size_multiple = 4
+
+    @property
+    def image_channels(self) -> int:
+        return self.channels
 
     def forward(self, masked_image: Tensor, mask: Tensor) -> dict[str, Tensor]:
         _check_input(masked_image, mask, self.channels, type(self).__name__)

@@ -1,0 +1,146 @@
+"""``Inpainter``: fill holes with any trained model of the package — the one object behind ``inpaintlab-inpaint``,
+``inpaintlab-eval`` and the Python API.
+
+    from inpaintlab import Inpainter
+    painter = Inpainter.from_checkpoint("outputs/.../checkpoints/last.ckpt")       # any experiment's checkpoint
+    painter = Inpainter.from_pretrained("crfill", "crfill.pth", coarse_scale=0.5)  # released weights by name
+    out = painter.fill(Image.open("photo.jpg"), Image.open("hole.png"))           # uint8/uint16 array
+    composite = painter.fill_tensor(image, mask)                                   # [-1, 1] tensors, any size
+
+The generator's adapter (``inference.adapters``) knows its input convention, size multiple or native size and
+the method's extra steps; its ``options`` are the keyword arguments here and ``--option key=value`` on the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from inpaintlab.inference.adapters import Adapter, adapter_for
+from inpaintlab.inference.loading import LoadedModel, load_model
+from inpaintlab.inference.pictures import Picture, check_sizes, compose, read_mask, read_picture
+from inpaintlab.inference.sizing import check_batch, composite_any_size, fill_any_size
+
+
+def unwrap(model: Any) -> Any:
+    """An ``InpaintingModule``'s generator; anything else as it is."""
+    gen = getattr(model, "generator", None)
+    return gen if gen is not None and hasattr(gen, "forward") and hasattr(model, "training_step") else model
+
+
+class Inpainter:
+    """A generator (and, for methods that need it, its critic) with its adapter, ready to fill pictures."""
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module | None = None,
+        *,
+        device: str | torch.device | None = None,
+        name: str = "",
+        **options: Any,
+    ) -> None:
+        if discriminator is None and hasattr(generator, "training_step"):
+            discriminator = getattr(generator, "discriminator", None)
+        generator = unwrap(generator)
+        if device is not None:
+            generator = generator.to(device)
+            discriminator = discriminator.to(device) if discriminator is not None else None
+        self.generator, self.discriminator, self.name = generator, discriminator, name or type(generator).__name__
+        self.adapter: Adapter = adapter_for(generator, discriminator, **options)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def _from_loaded(cls, loaded: LoadedModel, options: Mapping[str, Any]) -> Inpainter:
+        return cls(loaded.generator, loaded.discriminator, name=loaded.name, **{**loaded.options, **options})
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        device: str | torch.device = "cpu",
+        *,
+        model: str | None = None,
+        trusted: bool = False,
+        model_args: Mapping[str, Any] | None = None,
+        use_run_config: bool = True,
+        **options: Any,
+    ) -> Inpainter:
+        """Any checkpoint ``inpaintlab-train`` wrote (the model config stored inside it rebuilds the
+        architecture), or released weights when ``model`` names them. ``options``: the adapter's options
+        (stored inference options of the run are the defaults)."""
+        return cls._from_loaded(load_model(model, path, str(device), trusted, model_args, use_run_config), options)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name: str,
+        path: str | Path,
+        device: str | torch.device = "cpu",
+        *,
+        trusted: bool = False,
+        model_args: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Inpainter:
+        """Released weights by name (``inpaintlab.pretrained.names()``: deepfill_v1, deepfill_v2, crfill, and
+        what other families register); our own checkpoints load too."""
+        return cls._from_loaded(load_model(name, path, str(device), trusted, model_args, True), options)
+
+    # ------------------------------------------------------------------ filling
+    @property
+    def device(self) -> torch.device:
+        param = next(self.generator.parameters(), None)
+        return param.device if param is not None else torch.device("cpu")
+
+    def _run(self, fn, image: Tensor, mask: Tensor) -> Tensor:
+        check_batch(image, mask)
+        nets = [n for n in (self.generator, self.discriminator) if n is not None]
+        modes = [n.training for n in nets]
+        for n in nets:
+            n.eval()
+        try:
+            with torch.no_grad():  # not inference_mode: per-image optimisation (Yeh) re-enables autograd inside
+                mask = mask.to(device=self.device, dtype=torch.float32)
+                image = image.to(device=self.device, dtype=torch.float32)
+                return fn(self.adapter, image, mask)
+        finally:
+            for n, mode in zip(nets, modes):
+                n.train(mode)
+
+    def generate(self, image: Tensor, mask: Tensor) -> Tensor:
+        """The raw fill (before compositing) of B×C×H×W ``image`` in [-1, 1] with B×1×H×W ``mask`` (1 = hole),
+        any H×W."""
+        return self._run(fill_any_size, image, mask)
+
+    def fill_tensor(self, image: Tensor, mask: Tensor) -> Tensor:
+        """The composite in [-1, 1]: generated pixels (post-processed where the method does) in the hole, every
+        known pixel exactly as given. Any H×W; runs without autograd on the model's device."""
+        return self._run(composite_any_size, image, mask)
+
+    def fill_picture(self, pic: Picture, hole: np.ndarray) -> np.ndarray:
+        """H×W×C pixels of ``pic`` with the ``hole`` (H×W bool) filled, composed in integer space."""
+        if not hole.any():
+            return pic.pixels.copy()
+        x = torch.from_numpy(pic.rgb).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)  # as data.transforms
+        m = torch.from_numpy(hole)[None, None].float()
+        out = self.fill_tensor(x, m)[0]
+        generated = out.float().add(1.0).mul(127.5).permute(1, 2, 0).cpu().numpy()
+        return compose(pic, hole, generated)
+
+    def fill(self, image: Any, mask: Any, *, keep_layout: bool = True) -> np.ndarray:
+        """Fill the holes of ``image`` (PIL image or uint8/uint16 array) where ``mask`` is non-zero; known pixels
+        are returned bit for bit, in the input's layout (H×W grey, H×W×2, H×W×3, H×W×4; uint8, or uint16 for
+        16-bit input; palette → RGB(A)), or 8-bit H×W×3 RGB with ``keep_layout=False``."""
+        pic = read_picture(image, keep_layout)
+        hole = read_mask(mask)
+        check_sizes(pic.size, hole.shape[::-1])
+        out = self.fill_picture(pic, hole)
+        return out[..., 0] if pic.squeeze else out
+
+    def __repr__(self) -> str:
+        return f"Inpainter({self.name}, {type(self.adapter).__name__}, options={self.adapter.settings})"
