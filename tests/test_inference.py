@@ -30,6 +30,10 @@ FAMILIES: dict[str, list[str]] = {
     "deepfill_v2_places2": [*_PLACES64, *_BOX32, "model.generator.cnum=8", "model.discriminator.cnum=8"],
     "crfill_places2": [*_PLACES64, *_CR8],
     "crfill_deepfillv2_ca_cr_places2": [*_PLACES64, *_BOX32, *_CR8],
+    # BTGMI: one head step, then one step of the first grown block: the checkpoint holds a grown generator
+    "btgmi_places2": ["data.dataset.image_size=32", "data.val_size=2", "btgmi.head_steps=1", "btgmi.block_steps=1",
+                      "model.generator.channels=[8,16,16]", "model.discriminator.ndf=8",
+                      "model.losses.ppl.pretrained=false", "model.losses.ppl.crop_size=32"],
 }
 # coarse-to-fine experiments whose checkpoints also load by released-weights name (pretrained.load)
 RELEASED_NAME = {"deepfill_v1_places2": "deepfill_v1", "deepfill_v2_places2": "deepfill_v2",
@@ -127,6 +131,8 @@ def test_stored_config_rebuilds_the_trained_architecture(trained):
         assert gen.padding == "same_tf" and not gen.has_attention
     if experiment == "deepfill_v1_places2":
         assert gen.padding == "reflect" and gen.has_attention
+    if experiment == "btgmi_places2":  # grown in training; rebuilt without knowing how
+        assert int(gen.active_blocks) == 1 and float(gen.fade) == 1.0 and gen.size_multiple == 8
     if experiment == "ga_celeba":
         assert stored["data"]["image_size"] == 32 and gen.net[0].out_channels == 4  # width 0.125 of 32
     assert gen_cfg["_target_"].startswith("inpaintlab.models.")
