@@ -2,8 +2,8 @@
 
 from inpaintlab.losses.adversarial import AdversarialLoss, HingeGANLoss, NonSaturatingGANLoss, WGANGPLoss
 from inpaintlab.losses.base import LossTerm
-from inpaintlab.losses.patch_adversarial import HoleAwarePatchGANLoss
 from inpaintlab.losses.gradient_attention import GradientAttentionLoss, gradient_l1_map, image_gradient
+from inpaintlab.losses.patch_adversarial import HoleAwarePatchGANLoss
 from inpaintlab.losses.reconstruction import L1Loss, MaskedL1Loss
 
 __all__ = [
