@@ -75,8 +75,10 @@ def crop_patches(images: Tensor, batch_index: Tensor, boxes: Tensor, size: int) 
     averaged per output bin; a box of exactly ``size`` pixels gives its pixels unchanged)."""
     from torchvision.ops import roi_align
 
-    rois = torch.cat([batch_index[:, None].to(images.dtype), boxes.to(images.dtype)], 1)
-    return roi_align(images, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    # float32 coordinates (and samples): half-precision boxes would be off by pixels at 512²
+    rois = torch.cat([batch_index[:, None].float(), boxes.float()], 1)
+    crops = roi_align(images.float(), rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    return crops.to(images.dtype)
 
 
 def build_lpips(pretrained: bool = True) -> nn.Module:
