@@ -70,6 +70,7 @@ reproduce-btgmi: $(STAMP) ## BTGMI at paper scale: Places2/CelebA/COCO 256², Pl
 	$(BIN)/inpaintlab-train experiment=btgmi_12blocks_scratch $(ARGS)
 	$(BIN)/inpaintlab-train experiment=btgmi_no_ala $(ARGS)
 	$(BIN)/inpaintlab-train experiment=btgmi_l2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_vgg $(ARGS)
 	$(BIN)/inpaintlab-train experiment=btgmi_conv_vanilla $(ARGS)
 	$(BIN)/inpaintlab-train experiment=btgmi_conv_interpolated $(ARGS)
 	$(BIN)/inpaintlab-train experiment=btgmi_conv_dilated_interpolated $(ARGS)

@@ -54,7 +54,8 @@ EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "deepfill_v1_celeba": _DEEPFILL_V1_CLAMP,
     "deepfill_v2_places2": _DEEPFILL_V2_CLAMP,
     "deepfill_v2_celeba": _DEEPFILL_V2_CLAMP,
-    **{e: [o for o in _BTGMI_CLAMP if e != "btgmi_l2" or ".ppl." not in o]
+    **{e: [o for o in _BTGMI_CLAMP if e not in ("btgmi_l2", "btgmi_vgg") or ".ppl." not in o]
+          + (["model.losses.vgg.pretrained=false"] if e == "btgmi_vgg" else [])
        for e in EXPERIMENTS if e.startswith("btgmi_")},
 }
 

@@ -4,6 +4,14 @@ from inpaintlab.losses.adversarial import AdversarialLoss, HingeGANLoss, NonSatu
 from inpaintlab.losses.base import LossTerm
 from inpaintlab.losses.gradient_attention import GradientAttentionLoss, gradient_l1_map, image_gradient
 from inpaintlab.losses.patch_adversarial import HoleAwarePatchGANLoss
+from inpaintlab.losses.perceptual import (
+    PConvL1Loss,
+    TotalVariationLoss,
+    VGG16Features,
+    VGGPerceptualLoss,
+    VGGStyleLoss,
+    gram_matrix,
+)
 from inpaintlab.losses.reconstruction import L1Loss, MaskedL1Loss
 
 __all__ = [
@@ -15,7 +23,13 @@ __all__ = [
     "LossTerm",
     "MaskedL1Loss",
     "NonSaturatingGANLoss",
+    "PConvL1Loss",
+    "TotalVariationLoss",
+    "VGG16Features",
+    "VGGPerceptualLoss",
+    "VGGStyleLoss",
     "WGANGPLoss",
     "gradient_l1_map",
+    "gram_matrix",
     "image_gradient",
 ]
