@@ -11,7 +11,8 @@ ARGS ?=
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
 	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess reproduce-pconv claim-pconv \
-	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh clean
+	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh \
+	reproduce-btgmi bench-btgmi claims-btgmi clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
@@ -101,6 +102,25 @@ bench-yeh: $(STAMP) ## Yeh et al.: images/s of the 1,500-step latent search at 6
 
 claim-yeh: $(STAMP) fashion-mnist ## Yeh et al. small-scale check on Fashion-MNIST 32²: pasted vs blended, weighted vs binary W
 	$(BIN)/python experiments/yeh/claim_check.py $(ARGS)
+
+reproduce-btgmi: $(STAMP) ## BTGMI at paper scale: Places2/CelebA/COCO 256², Places2 512², Sec. 4.3 ablations
+	$(BIN)/inpaintlab-train experiment=btgmi_places2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_celeba $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_coco $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_places2_512 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_12blocks_scratch $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_no_ala $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_l2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_vgg $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_conv_vanilla $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_conv_interpolated $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_conv_dilated_interpolated $(ARGS)
+
+bench-btgmi: $(STAMP) ## BTGMI step time (head, head+3 blocks) and PPL / MSPAL shares, into experiments/btgmi/README.md
+	$(BIN)/python benchmarks/bench_btgmi.py $(ARGS)
+
+claims-btgmi: $(STAMP) fashion-mnist ## BTGMI small-scale claim check (growth, direct deeper net, ALA) on Fashion-MNIST 64²
+	$(BIN)/python experiments/btgmi/claim_check.py $(ARGS)
 
 bench-crfill: $(STAMP) ## CR-Fill Table 5: DeepFill v2 (CA full and restricted) vs CR-Fill forward at 512/1024/2048, into experiments/crfill/README.md
 	$(BIN)/python benchmarks/bench_crfill.py $(ARGS)
