@@ -84,6 +84,8 @@ class InpaintingModule(L.LightningModule):
         n_critic: int = 1,
         fake_input: str = "composite",
         phases: PhaseSchedule | None = None,
+        compile: bool | Mapping[str, Any] = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -113,6 +115,9 @@ class InpaintingModule(L.LightningModule):
             phases = PhaseSchedule(phases)
         self.phases = phases
         self._phase_index: int | None = None  # the phase whose settings are applied
+        # speed options (configure_model): torch.compile kwargs (True = defaults) and the NHWC memory format
+        self.compile_options = dict(compile) if isinstance(compile, Mapping) else ({} if compile else None)
+        self.channels_last = bool(channels_last)
 
     # ---------------------------------------------------------------- phases
     @property
@@ -164,6 +169,32 @@ class InpaintingModule(L.LightningModule):
         max_steps = self.trainer.max_steps if self._trainer is not None else -1
         if total is not None and max_steps is not None and 0 < max_steps < total:
             log.warning("trainer.max_steps=%d ends before the phase schedule (%s, %d steps)", max_steps, self.phases, total)
+
+    # ---------------------------------------------------------------- speed options
+    def configure_model(self) -> None:
+        """``model.channels_last``: NHWC weights and batches; ``model.compile``: ``torch.compile`` of the generator
+        and critics in place (state-dict keys unchanged). A critic whose loss takes a double backward (WGAN-GP's
+        penalty) stays eager: compiled graphs do not support it."""
+        nets = {"generator": self.generator, "discriminator": self.discriminator}
+        nets = {k: m for k, m in nets.items() if m is not None}
+        if self.channels_last:
+            for m in nets.values():
+                m.to(memory_format=torch.channels_last)
+        if self.compile_options is None or getattr(self, "_compiled", False):
+            return
+        double_backward = self.adversarial is not None and type(self.adversarial).penalty is not AdversarialLoss.penalty
+        for name, m in nets.items():
+            if name == "discriminator" and double_backward:
+                log.info("model.compile: the %s critic stays eager (double backward)", type(self.adversarial).__name__)
+                continue
+            m.compile(**self.compile_options)
+        self._compiled = True
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if self.channels_last and isinstance(batch, Mapping):
+            batch = {k: v.contiguous(memory_format=torch.channels_last) if isinstance(v, Tensor) and v.dim() == 4 else v
+                     for k, v in batch.items()}
+        return batch
 
     # ---------------------------------------------------------------- forward and hooks
     @property
