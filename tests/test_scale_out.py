@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -156,3 +157,19 @@ def test_distributed_sampler_shards_and_restarts():
     assert order(1, 1) != shards[1]
     assert order(1, 0, seed=7) != shards[1]
     assert not torch.equal(torch.tensor(shards[0]), torch.tensor(sorted(shards[0])))
+
+
+def test_make_reproduce_with_a_launcher_becomes_a_sweep():
+    """A launcher only acts on multiruns: `make reproduce-* ARGS="hydra/launcher=slurm …"` adds -m."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    repo = Path(__file__).resolve().parents[1]
+    cmd = ["make", "-n", "-C", str(repo), "reproduce-deepfill-v2", "ARGS=hydra/launcher=slurm hydra.launcher.partition=gpu"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    assert "inpaintlab-train -m experiment=deepfill_v2_places2 hydra/launcher=slurm hydra.launcher.partition=gpu" in out
+    plain = subprocess.run(["make", "-n", "-C", str(repo), "reproduce-deepfill-v2"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "inpaintlab-train  experiment=deepfill_v2_places2" in plain
