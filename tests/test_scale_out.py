@@ -108,10 +108,19 @@ _CLEAR = ("SLURM_", "RANK", "LOCAL_RANK", "WORLD_SIZE", "GROUP_RANK", "MASTER_",
 
 @pytest.fixture
 def clean_env(monkeypatch):
+    """No cluster variables from the host; Lightning's process-wide rank (set by a rank-3 Trainer) restored."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only as fabric_rank
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only as pl_rank
+    from lightning_utilities.core.rank_zero import rank_zero_only as utils_rank
+
     for k in list(os.environ):
         if k.startswith(_CLEAR):
             monkeypatch.delenv(k)
-    return monkeypatch
+    fns = {id(f): f for f in (fabric_rank, pl_rank, utils_rank)}
+    saved = [(f, getattr(f, "rank", 0)) for f in fns.values()]
+    yield monkeypatch
+    for f, rank in saved:
+        f.rank = rank
 
 
 def test_two_node_slurm_environment(tmp_path, clean_env):
