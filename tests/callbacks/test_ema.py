@@ -125,3 +125,19 @@ def test_off_by_default_changes_nothing(tmp_path):
     module, rec = _module(), _Recorder()
     _trainer(tmp_path, 2, [GeneratorEMA(None), rec], enable_checkpointing=False).fit(module, _loader(), _loader(1))
     assert rec.validated == [pytest.approx(rec.online[-1])]
+
+
+def test_ema_decay_config_switch(tmp_path):
+    from hydra.core.global_hydra import GlobalHydra
+
+    from helpers import compose_config
+    from inpaintlab.utils.runtime import instantiate_nodes
+
+    try:
+        for overrides, decay in (([], None), (["ema_decay=0.999"], 0.999)):
+            cfg = compose_config(["experiment=ga_mnist", *overrides], tmp_path)
+            emas = [c for c in instantiate_nodes(cfg.callbacks, "callbacks") if isinstance(c, GeneratorEMA)]
+            assert len(emas) == 1 and emas[0].decay == decay
+            GlobalHydra.instance().clear()
+    finally:
+        GlobalHydra.instance().clear()

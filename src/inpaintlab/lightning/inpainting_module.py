@@ -58,6 +58,12 @@ def _bn_stats_kept(module: nn.Module, active: bool):
         module.load_state_dict(saved, strict=False)
 
 
+def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
+    """Forward pre-hook of ``model.channels_last``: 4-D tensor inputs in NHWC memory format."""
+    return tuple(a.contiguous(memory_format=torch.channels_last) if isinstance(a, Tensor) and a.dim() == 4 else a
+                 for a in args)
+
+
 class InpaintingModule(L.LightningModule):
     """Trains a generator on named, weighted loss terms, with an optional adversarial critic.
 
@@ -177,9 +183,11 @@ class InpaintingModule(L.LightningModule):
         penalty) stays eager: compiled graphs do not support it."""
         nets = {"generator": self.generator, "discriminator": self.discriminator}
         nets = {k: m for k, m in nets.items() if m is not None}
-        if self.channels_last:
+        if self.channels_last and not getattr(self, "_nhwc", False):
             for m in nets.values():
                 m.to(memory_format=torch.channels_last)
+                m.register_forward_pre_hook(_to_channels_last)  # inputs too, whoever calls the net
+            self._nhwc = True
         if self.compile_options is None or getattr(self, "_compiled", False):
             return
         double_backward = self.adversarial is not None and type(self.adversarial).penalty is not AdversarialLoss.penalty
@@ -189,12 +197,6 @@ class InpaintingModule(L.LightningModule):
                 continue
             m.compile(**self.compile_options)
         self._compiled = True
-
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        if self.channels_last and isinstance(batch, Mapping):
-            batch = {k: v.contiguous(memory_format=torch.channels_last) if isinstance(v, Tensor) and v.dim() == 4 else v
-                     for k, v in batch.items()}
-        return batch
 
     # ---------------------------------------------------------------- forward and hooks
     @property
