@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 # Extra Hydra overrides for the reproduce-* targets, e.g. `make reproduce-ga ARGS="trainer=gpu"`.
 ARGS ?=
+# A launcher (ARGS="hydra/launcher=slurm ...") only acts on multiruns: single-run targets then become one-job sweeps.
+MULTIRUN := $(if $(findstring hydra/launcher=,$(ARGS)),-m,)
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
@@ -51,18 +53,18 @@ reproduce-ga: $(STAMP) ## gradient-attention paper at paper scale: ga_mnist, ga_
 	$(BIN)/inpaintlab-train -m experiment=ga_celeba_adv model.losses.inp.alpha=0,0.3,1 $(ARGS)
 
 reproduce-deepfill-v1: $(STAMP) ## DeepFill v1 at paper scale: deepfill_v1_places2 and deepfill_v1_celeba
-	$(BIN)/inpaintlab-train experiment=deepfill_v1_places2 $(ARGS)
-	$(BIN)/inpaintlab-train experiment=deepfill_v1_celeba $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v1_places2 $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v1_celeba $(ARGS)
 
 reproduce-deepfill-v2: $(STAMP) ## DeepFill v2 at paper scale: deepfill_v2_places2 and deepfill_v2_celeba
-	$(BIN)/inpaintlab-train experiment=deepfill_v2_places2 $(ARGS)
-	$(BIN)/inpaintlab-train experiment=deepfill_v2_celeba $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v2_places2 $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v2_celeba $(ARGS)
 
 reproduce-crfill: $(STAMP) ## CR-Fill at paper scale: Baseline, Baseline+CR, DeepFillv2-CA+CR (Places2), CR-Fill on ImageNet
-	$(BIN)/inpaintlab-train experiment=crfill_baseline_places2 $(ARGS)
-	$(BIN)/inpaintlab-train experiment=crfill_places2 $(ARGS)
-	$(BIN)/inpaintlab-train experiment=crfill_deepfillv2_ca_cr_places2 $(ARGS)
-	$(BIN)/inpaintlab-train experiment=crfill_imagenet $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_baseline_places2 $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_places2 $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_deepfillv2_ca_cr_places2 $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_imagenet $(ARGS)
 
 reproduce-context-encoder: $(STAMP) ## Context Encoder: centre (ImageNet, Paris StreetView), random region, L2-only ablation
 	$(BIN)/inpaintlab-train experiment=context_encoder_imagenet_center $(ARGS)
@@ -131,8 +133,8 @@ bench-attention: $(STAMP) ## contextual attention alone: time, GFLOP/s vs matmul
 bench-deepfill: $(STAMP) ## DeepFill v2 forward time + peak memory at 256..2048, attention full/restricted/off, the layer alone
 	$(BIN)/python benchmarks/bench_deepfill.py --markdown experiments/deepfill/bench.md $(ARGS)
 
-bench-train: $(STAMP) ## time training steps per second of ga_mnist on this machine
-	$(BIN)/python benchmarks/bench_train.py
+bench-train: $(STAMP) ## one table: s/G-iteration, img/s, peak memory, time shares per family, fp32/bf16(/compile); the two aims
+	$(BIN)/python benchmarks/bench_train.py $(ARGS)
 
 bench-data: $(STAMP) ## masks/s of every mask generator at 256² and 512², DataLoader images/s with 0/1/2 workers
 	$(BIN)/python benchmarks/bench_data.py

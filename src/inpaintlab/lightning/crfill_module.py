@@ -60,6 +60,8 @@ class CRFillModule(InpaintingModule):
         n_critic: int = 1,
         fake_input: str = "composite",
         discriminator_mask: str = "mask",
+        compile: bool | Mapping[str, Any] = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__(
             generator=generator,
@@ -72,6 +74,8 @@ class CRFillModule(InpaintingModule):
             scheduler_d=scheduler_d,
             n_critic=n_critic,
             fake_input=fake_input,
+            compile=compile,
+            channels_last=channels_last,
         )
         if cr_loss is not None and not isinstance(cr_loss, ContextualReconstructionLoss):
             raise ConfigError(

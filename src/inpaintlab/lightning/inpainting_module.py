@@ -58,6 +58,12 @@ def _bn_stats_kept(module: nn.Module, active: bool):
         module.load_state_dict(saved, strict=False)
 
 
+def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
+    """Forward pre-hook of ``model.channels_last``: 4-D tensor inputs in NHWC memory format."""
+    return tuple(a.contiguous(memory_format=torch.channels_last) if isinstance(a, Tensor) and a.dim() == 4 else a
+                 for a in args)
+
+
 class InpaintingModule(L.LightningModule):
     """Trains a generator on named, weighted loss terms, with an optional adversarial critic.
 
@@ -84,6 +90,8 @@ class InpaintingModule(L.LightningModule):
         n_critic: int = 1,
         fake_input: str = "composite",
         phases: PhaseSchedule | None = None,
+        compile: bool | Mapping[str, Any] = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -118,6 +126,9 @@ class InpaintingModule(L.LightningModule):
         self.model_config: dict[str, Any] | None = None
         self.data_info: dict[str, Any] | None = None
         self.inference_options: dict[str, Any] = {}
+        # speed options (configure_model): torch.compile kwargs (True = defaults) and the NHWC memory format
+        self.compile_options = dict(compile) if isinstance(compile, Mapping) else ({} if compile else None)
+        self.channels_last = bool(channels_last)
 
     # ---------------------------------------------------------------- phases
     @property
@@ -169,6 +180,28 @@ class InpaintingModule(L.LightningModule):
         max_steps = self.trainer.max_steps if self._trainer is not None else -1
         if total is not None and max_steps is not None and 0 < max_steps < total:
             log.warning("trainer.max_steps=%d ends before the phase schedule (%s, %d steps)", max_steps, self.phases, total)
+
+    # ---------------------------------------------------------------- speed options
+    def configure_model(self) -> None:
+        """``model.channels_last``: NHWC weights and batches; ``model.compile``: ``torch.compile`` of the generator
+        and critics in place (state-dict keys unchanged). A critic whose loss takes a double backward (WGAN-GP's
+        penalty) stays eager: compiled graphs do not support it."""
+        nets = {"generator": self.generator, "discriminator": self.discriminator}
+        nets = {k: m for k, m in nets.items() if m is not None}
+        if self.channels_last and not getattr(self, "_nhwc", False):
+            for m in nets.values():
+                m.to(memory_format=torch.channels_last)
+                m.register_forward_pre_hook(_to_channels_last)  # inputs too, whoever calls the net
+            self._nhwc = True
+        if self.compile_options is None or getattr(self, "_compiled", False):
+            return
+        double_backward = self.adversarial is not None and type(self.adversarial).penalty is not AdversarialLoss.penalty
+        for name, m in nets.items():
+            if name == "discriminator" and double_backward:
+                log.info("model.compile: the %s critic stays eager (double backward)", type(self.adversarial).__name__)
+                continue
+            m.compile(**self.compile_options)
+        self._compiled = True
 
     # ---------------------------------------------------------------- forward and hooks
     @property
