@@ -21,6 +21,9 @@ from helpers import CPU_CLAMP, compose_config, run_cli
 OPTUNA_SEARCHES = {
     "ga_optuna": ("ga_mnist", {"model.losses.inp.alpha", "model.losses.inp.margin"}, "minimize"),
     "crfill_optuna": ("crfill_places2", {"model.cr_loss.weight", "model.cr_loss.softmax_scale"}, "maximize"),
+    "pconv_optuna": ("pconv_places2", {f"model.losses.{t}.weight" for t in ("valid", "hole", "perceptual", "style", "tv")},
+                     "maximize"),
+    "btgmi_optuna": ("btgmi_places2", {"model.losses.ppl.weight", "model.adversarial.weight"}, "maximize"),
 }
 
 
