@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 
 import torch
+from inpaintlab.utils.benchmark import device_name
 
 from inpaintlab.data.masks.box import RandomBoxMask
 from inpaintlab.losses.patch_adversarial import HoleAwarePatchGANLoss
 from inpaintlab.losses.patch_perceptual import PatchPerceptualLoss, build_lpips
 from inpaintlab.models.btgmi import BTGMIGenerator, MultiScalePatchDiscriminator
-from inpaintlab.utils.benchmark import device_name
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "experiments" / "btgmi" / "README.md"
