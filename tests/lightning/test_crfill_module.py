@@ -313,7 +313,7 @@ def test_experiment_configs_carry_the_paper_values(tmp_path):
     assert m.adversarial.generator_form == "hinge" and m.discriminator_mask == "none"  # Eq. 1, 3: D sees the image
     assert m.discriminator.in_channels == m.cr_loss.discriminator.in_channels == 3
     assert m.optimizer_g.lr == m.optimizer_d.lr == 1e-4
-    assert cfg.mask._target_.endswith("MixtureMask") and cfg.mask.per_batch is True
+    assert cfg.mask._target_.endswith("MixtureMask") and cfg.mask.choose == "batch" and cfg.mask.per_batch is False
     assert cfg.data.dataset.image_size == 256 and cfg.data.dataset._target_.endswith("Places2")
     GlobalHydra.instance().clear()
     # β moves with the refinement's L1 weight (Eq. 7 reuses Eq. 3)
