@@ -7,11 +7,14 @@ STAMP := $(VENV)/.installed
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 # Extra Hydra overrides for the reproduce-* targets, e.g. `make reproduce-ga ARGS="trainer=gpu"`.
 ARGS ?=
+# A launcher (ARGS="hydra/launcher=slurm ...") only acts on multiruns: single-run targets then become one-job sweeps.
+MULTIRUN := $(if $(findstring hydra/launcher=,$(ARGS)),-m,)
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
 	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess reproduce-pconv claim-pconv \
-	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh clean
+	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh \
+	reproduce-btgmi bench-btgmi claims-btgmi clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
@@ -36,7 +39,7 @@ demo: $(STAMP) fashion-mnist ## train ga_mnist on Fashion-MNIST for alpha=0 and 
 	$(BIN)/inpaintlab-demo
 
 test: $(STAMP) ## run the test suite (CPU, a few minutes on 2 cores)
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not slow" --timeout 600 $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## run the slow checks too (paper-claim reproductions on small budgets)
 	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
@@ -50,18 +53,18 @@ reproduce-ga: $(STAMP) ## gradient-attention paper at paper scale: ga_mnist, ga_
 	$(BIN)/inpaintlab-train -m experiment=ga_celeba_adv model.losses.inp.alpha=0,0.3,1 $(ARGS)
 
 reproduce-deepfill-v1: $(STAMP) ## DeepFill v1 at paper scale: deepfill_v1_places2 and deepfill_v1_celeba
-	$(BIN)/inpaintlab-train experiment=deepfill_v1_places2 $(ARGS)
-	$(BIN)/inpaintlab-train experiment=deepfill_v1_celeba $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v1_places2 $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v1_celeba $(ARGS)
 
 reproduce-deepfill-v2: $(STAMP) ## DeepFill v2 at paper scale: deepfill_v2_places2 and deepfill_v2_celeba
-	$(BIN)/inpaintlab-train experiment=deepfill_v2_places2 $(ARGS)
-	$(BIN)/inpaintlab-train experiment=deepfill_v2_celeba $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v2_places2 $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v2_celeba $(ARGS)
 
 reproduce-crfill: $(STAMP) ## CR-Fill at paper scale: Baseline, Baseline+CR, DeepFillv2-CA+CR (Places2), CR-Fill on ImageNet
-	$(BIN)/inpaintlab-train experiment=crfill_baseline_places2 $(ARGS)
-	$(BIN)/inpaintlab-train experiment=crfill_places2 $(ARGS)
-	$(BIN)/inpaintlab-train experiment=crfill_deepfillv2_ca_cr_places2 $(ARGS)
-	$(BIN)/inpaintlab-train experiment=crfill_imagenet $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_baseline_places2 $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_places2 $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_deepfillv2_ca_cr_places2 $(ARGS)
+	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_imagenet $(ARGS)
 
 reproduce-context-encoder: $(STAMP) ## Context Encoder: centre (ImageNet, Paris StreetView), random region, L2-only ablation
 	$(BIN)/inpaintlab-train experiment=context_encoder_imagenet_center $(ARGS)
@@ -102,6 +105,25 @@ bench-yeh: $(STAMP) ## Yeh et al.: images/s of the 1,500-step latent search at 6
 claim-yeh: $(STAMP) fashion-mnist ## Yeh et al. small-scale check on Fashion-MNIST 32²: pasted vs blended, weighted vs binary W
 	$(BIN)/python experiments/yeh/claim_check.py $(ARGS)
 
+reproduce-btgmi: $(STAMP) ## BTGMI at paper scale: Places2/CelebA/COCO 256², Places2 512², Sec. 4.3 ablations
+	$(BIN)/inpaintlab-train experiment=btgmi_places2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_celeba $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_coco $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_places2_512 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_12blocks_scratch $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_no_ala $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_l2 $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_vgg $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_conv_vanilla $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_conv_interpolated $(ARGS)
+	$(BIN)/inpaintlab-train experiment=btgmi_conv_dilated_interpolated $(ARGS)
+
+bench-btgmi: $(STAMP) ## BTGMI step time (head, head+3 blocks) and PPL / MSPAL shares, into experiments/btgmi/README.md
+	$(BIN)/python benchmarks/bench_btgmi.py $(ARGS)
+
+claims-btgmi: $(STAMP) fashion-mnist ## BTGMI small-scale claim check (growth, direct deeper net, ALA) on Fashion-MNIST 64²
+	$(BIN)/python experiments/btgmi/claim_check.py $(ARGS)
+
 bench-crfill: $(STAMP) ## CR-Fill Table 5: DeepFill v2 (CA full and restricted) vs CR-Fill forward at 512/1024/2048, into experiments/crfill/README.md
 	$(BIN)/python benchmarks/bench_crfill.py $(ARGS)
 
@@ -111,8 +133,8 @@ bench-attention: $(STAMP) ## contextual attention alone: time, GFLOP/s vs matmul
 bench-deepfill: $(STAMP) ## DeepFill v2 forward time + peak memory at 256..2048, attention full/restricted/off, the layer alone
 	$(BIN)/python benchmarks/bench_deepfill.py --markdown experiments/deepfill/bench.md $(ARGS)
 
-bench-train: $(STAMP) ## time training steps per second of ga_mnist on this machine
-	$(BIN)/python benchmarks/bench_train.py
+bench-train: $(STAMP) ## one table: s/G-iteration, img/s, peak memory, time shares per family, fp32/bf16(/compile); the two aims
+	$(BIN)/python benchmarks/bench_train.py $(ARGS)
 
 bench-data: $(STAMP) ## masks/s of every mask generator at 256² and 512², DataLoader images/s with 0/1/2 workers
 	$(BIN)/python benchmarks/bench_data.py

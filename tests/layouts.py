@@ -22,6 +22,8 @@ def data_root_for(cfg, factory) -> Path:
     builders = {"MNISTImages": make_idx_dataset, **layouts.LAYOUT_BUILDERS}
     if target == "Places2" and cfg.data.dataset.get("layout") == "highres":
         target, builders["Places2_highres"] = "Places2_highres", layouts.make_places2_highres
+    if target == "ImageFolder" and cfg.data.get("train_split") == "train2017":
+        target, builders["COCO"] = "COCO", layouts.make_coco
     if target not in builders:
         raise AssertionError(f"no test layout for dataset {target}: add one to tests/layouts.py")
     cache = getattr(factory, "_inpaintlab_layouts", {})

@@ -54,6 +54,9 @@ def test_pconv_output_ignores_the_hole_fill_and_vanilla_does_not():
                for conv in ("partial", "vanilla")}
     assert results["partial"]["noise"]["change"] == 0.0
     assert results["vanilla"]["noise"]["change"] > 1e-3
+
+
+@pytest.mark.slow
 def test_yeh_blending_removes_the_seam_and_the_search_beats_mean_fill(tmp_path):
     """Yeh et al. 2017 §3.3 on Fashion-MNIST 32² (`make claim-yeh` at a smaller budget): after training the
     DCGAN prior, Poisson blending lowers the boundary seam of the pasted G(ẑ), and the blended fill has a lower

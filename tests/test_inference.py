@@ -38,6 +38,10 @@ FAMILIES: dict[str, list[str]] = {
     # Yeh et al.: the checkpoint's inference_options (a 3-step search here) drive inpaintlab-inpaint and Inpainter
     "yeh_celeba": ["data.val_size=2", "model.generator.width=8", "model.discriminator.width=8",
                    "model.val_search.steps=2", "inference_options.steps=3"],
+    # BTGMI: one head step, then one step of the first grown block: the checkpoint holds a grown generator
+    "btgmi_places2": ["data.dataset.image_size=32", "data.val_size=2", "btgmi.head_steps=1", "btgmi.block_steps=1",
+                      "model.generator.channels=[8,16,16]", "model.discriminator.ndf=8",
+                      "model.losses.ppl.pretrained=false", "model.losses.ppl.crop_size=32"],
 }
 # coarse-to-fine experiments whose checkpoints also load by released-weights name (pretrained.load)
 RELEASED_NAME = {"deepfill_v1_places2": "deepfill_v1", "deepfill_v2_places2": "deepfill_v2",
@@ -149,6 +153,8 @@ def test_stored_config_rebuilds_the_trained_architecture(trained):
         assert gen.padding == "same_tf" and not gen.has_attention
     if experiment == "deepfill_v1_places2":
         assert gen.padding == "reflect" and gen.has_attention
+    if experiment == "btgmi_places2":  # grown in training; rebuilt without knowing how
+        assert int(gen.active_blocks) == 1 and float(gen.fade) == 1.0 and gen.size_multiple == 8
     if experiment == "ga_celeba":
         assert stored["data"]["image_size"] == 32 and gen.net[0].out_channels == 4  # width 0.125 of 32
     assert gen_cfg["_target_"].startswith("inpaintlab.models.")

@@ -51,6 +51,11 @@ _PCONV_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "model.generato
                 # the hole-ratio suites on the tiny mask folder: one suite spanning every ratio, the others off
                 "data.eval_masks.irregular_01_10.ratio_range=[0.0,1.0]",
                 *[f"data.eval_masks.irregular_{lo}_{hi}=null" for lo, hi in ((10, 20), (20, 30), (30, 40), (40, 50), (50, 60))]]
+# BTGMI: 32² images, narrow nets, one step per phase (head, block1–3), a random-weight AlexNet inside PPL (no
+# ImageNet weights in CI) with 32² patches (AlexNet's minimum is 31).
+_BTGMI_CLAMP = ["data.dataset.image_size=32", "data.val_size=2", "btgmi.head_steps=1", "btgmi.block_steps=1",
+                "model.generator.channels=[8,16,16]", "model.discriminator.ndf=8",
+                "model.losses.ppl.pretrained=false", "model.losses.ppl.crop_size=32"]
 EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "context_encoder_imagenet_center": _CE_CENTER,
     "context_encoder_imagenet_center_l2": [*_CE_CLAMP, "mask.size=16"],
@@ -80,6 +85,9 @@ EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     # Yeh: val/test inpaint by latent search; a few search steps instead of 100 / 1,500
     "yeh_celeba": ["data.val_size=2", "model.val_search.steps=2", "inference_options.steps=2"],
     "yeh_fashion_mnist": ["model.val_search.steps=2", "inference_options.steps=2"],
+    **{e: [o for o in _BTGMI_CLAMP if e not in ("btgmi_l2", "btgmi_vgg") or ".ppl." not in o]
+          + (["model.losses.vgg.pretrained=false"] if e == "btgmi_vgg" else [])
+       for e in EXPERIMENTS if e.startswith("btgmi_")},
 }
 
 

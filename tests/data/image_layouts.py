@@ -128,6 +128,15 @@ def make_folder(root: Path, seed: int = 0) -> Path:
     return root
 
 
+def make_coco(root: Path, seed: int = 0) -> Path:
+    """COCO 2017 images: train2017/ and val2017/ of JPEGs named by 12-digit image id (annotations unused)."""
+    rng = np.random.default_rng(seed)
+    for split, n in (("train2017", 8), ("val2017", 4)):
+        for i in range(n):
+            _save(smooth_image(rng, 96 + 8 * (i % 3), 80), root / split / f"{i + 1:012d}.jpg")
+    return root
+
+
 LAYOUT_BUILDERS = {
     "CelebA": make_celeba,
     "Places2": make_places2,

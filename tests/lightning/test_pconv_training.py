@@ -21,6 +21,7 @@ from test_train import _clamped, _irregular_masks
 @pytest.fixture(autouse=True)
 def _clear_hydra(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("IRREGULAR_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))
+    monkeypatch.setenv("IRREGULAR_TEST_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))  # the test suites
     yield
     GlobalHydra.instance().clear()
 

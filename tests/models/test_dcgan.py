@@ -77,8 +77,10 @@ def test_search_is_batched_without_cross_talk_and_frozen():
     m = _centre_hole(3)
     batch = latent_search(g, d, y, m, steps=20, lr=0.05, seed=3)
     alone = latent_search(g, d, y[:1], m[:1], steps=20, lr=0.05, seed=3)
-    assert torch.allclose(batch["z"][0], alone["z"][0], atol=1e-5)
-    assert torch.allclose(batch["output"][:1], alone["output"], atol=1e-5)
+    # equal up to float reassociation (batched matmuls sum in another order; Adam amplifies it a little):
+    # cross-talk between images would move z by orders of magnitude more
+    assert torch.allclose(batch["z"][0], alone["z"][0], atol=1e-3)
+    assert torch.allclose(batch["output"][:1], alone["output"], atol=1e-3)
     assert g.training
     assert all(p.requires_grad for p in g.parameters()) and all(p.requires_grad for p in d.parameters())
     assert all(torch.equal(before[k], v) for k, v in g.state_dict().items())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -11,6 +11,7 @@ from torchmetrics import MeanAbsoluteError, Metric, MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 import lightning as L
+from inpaintlab.errors import ConfigError
 from inpaintlab.losses.gradient_attention import gradient_l1_map
 
 
@@ -96,6 +97,31 @@ def inpainting_metrics(ssim_kernel: int = 11, ssim_sigma: float = 1.5) -> Metric
 HOLE_METRICS = ("psnr_hole", "l1_hole", "grad_l1_hole")
 
 
+class SummedError(Metric):
+    """Mean over images of Σ_pixels,channels |pred − target|^p on [0, 1] images (BTGMI Table 3: "ℓ1 and ℓ2 errors
+    … computed with pixel values normalized between [0, 1] and … summed up using all pixels of the image")."""
+
+    full_state_update = False
+    higher_is_better = False
+
+    def __init__(self, power: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.power = int(power)
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, pred: Tensor, target: Tensor) -> None:
+        self.total += (pred - target).abs().pow(self.power).double().flatten(1).sum(1).sum()
+        self.count += pred.shape[0]
+
+    def compute(self) -> Tensor:
+        return (self.total / self.count.clamp_min(1)).float()
+
+
+# optional columns a paper's experiment adds to the report (callbacks.metrics.extra_metrics)
+EXTRA_METRICS = {"l1_sum": lambda: SummedError(1), "l2_sum": lambda: SummedError(2)}
+
+
 class HoleAreaBinnedMetrics(Metric):
     """PSNR, SSIM, L1 and in-hole L1 / PSNR averaged per hole-area bin (0–10 %, 10–20 %, …), as papers report
     results on NVIDIA's irregular-mask test set. Bins are (lo, hi] of the hole fraction of each image."""
@@ -158,9 +184,14 @@ class InpaintingMetrics(L.Callback):
     are summed across DDP processes by torchmetrics before ``compute``.
     """
 
-    def __init__(self, ssim_kernel: int = 11, ssim_sigma: float = 1.5, hole_area_bins: bool = True) -> None:
+    def __init__(self, ssim_kernel: int = 11, ssim_sigma: float = 1.5, hole_area_bins: bool = True,
+                 extra_metrics: Sequence[str] = ()) -> None:
         self.ssim_kernel, self.ssim_sigma = ssim_kernel, ssim_sigma
         self.hole_area_bins = hole_area_bins
+        unknown = sorted(set(extra_metrics) - set(EXTRA_METRICS))
+        if unknown:
+            raise ConfigError(f"callbacks.metrics.extra_metrics: unknown {unknown}; known: {sorted(EXTRA_METRICS)}")
+        self.extra_metrics = tuple(extra_metrics)
         self.metrics: dict[str, MetricCollection] = {}  # by name prefix: "val/", "test/", "test/square/", …
 
     def _get(self, prefix: str, device: torch.device) -> MetricCollection:
@@ -169,6 +200,8 @@ class InpaintingMetrics(L.Callback):
             if self.hole_area_bins and prefix.startswith("test/"):  # per-bin numbers are a test-time report
                 self.metrics[prefix].add_metrics({"bins": HoleAreaBinnedMetrics(ssim_kernel=self.ssim_kernel,
                                                                                  ssim_sigma=self.ssim_sigma)})
+            if self.extra_metrics:  # extra columns (e.g. BTGMI's Table 3 sums), val and test
+                self.metrics[prefix].add_metrics({name: EXTRA_METRICS[name]() for name in self.extra_metrics})
         return self.metrics[prefix].to(device)
 
     def _update(self, stage: str, trainer, pl_module: L.LightningModule, outputs: Any, batch: Mapping[str, Tensor],

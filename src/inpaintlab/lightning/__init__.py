@@ -1,9 +1,13 @@
 """LightningModules: one base InpaintingModule, papers subclass it with small hooks."""
 
+from inpaintlab.lightning.btgmi_module import BTGMIModule
 from inpaintlab.lightning.crfill_module import CRFillModule
 from inpaintlab.lightning.glcic_module import GLCICModule
 from inpaintlab.lightning.inpainting_module import InpaintingModule, composite
 from inpaintlab.lightning.latent_prior_module import LatentPriorModule
 from inpaintlab.lightning.phases import Phase, PhaseSchedule
 
-__all__ = ["CRFillModule", "GLCICModule", "InpaintingModule", "LatentPriorModule", "Phase", "PhaseSchedule", "composite"]
+__all__ = [
+    "BTGMIModule", "CRFillModule", "GLCICModule", "InpaintingModule", "LatentPriorModule", "Phase", "PhaseSchedule",
+    "composite",
+]

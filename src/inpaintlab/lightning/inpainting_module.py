@@ -58,6 +58,12 @@ def _bn_stats_kept(module: nn.Module, active: bool):
         module.load_state_dict(saved, strict=False)
 
 
+def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
+    """Forward pre-hook of ``model.channels_last``: 4-D tensor inputs in NHWC memory format."""
+    return tuple(a.contiguous(memory_format=torch.channels_last) if isinstance(a, Tensor) and a.dim() == 4 else a
+                 for a in args)
+
+
 class InpaintingModule(L.LightningModule):
     """Trains a generator on named, weighted loss terms, with an optional adversarial critic.
 
@@ -84,6 +90,9 @@ class InpaintingModule(L.LightningModule):
         n_critic: int = 1,
         fake_input: str = "composite",
         phases: PhaseSchedule | None = None,
+        compile: bool | Mapping[str, Any] = False,
+        channels_last: bool = False,
+        generator_batch: str = "last_critic",
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -100,6 +109,12 @@ class InpaintingModule(L.LightningModule):
             raise ConfigError(f"model.n_critic must be >= 1, got {n_critic}")
         if fake_input not in ("composite", "output"):
             raise ConfigError(f"model.fake_input must be 'composite' or 'output', got {fake_input!r}")
+        if generator_batch not in ("last_critic", "fresh"):
+            raise ConfigError(f"model.generator_batch must be 'last_critic' or 'fresh', got {generator_batch!r}")
+        # "fresh": WGAN-GP Alg. 1 — n_critic batches for the critic, then a batch of its own for the generator;
+        # "last_critic": the generator steps on the n_critic-th critic batch (one batch serves both)
+        self.generator_batch = generator_batch
+        self.gan_batches = 0  # batches of GAN phases seen; saved, so the fresh-batch cycle survives resume
         self.generator = generator
         self.discriminator = discriminator
         self.losses = nn.ModuleDict(dict(losses or {}))
@@ -118,6 +133,9 @@ class InpaintingModule(L.LightningModule):
         self.model_config: dict[str, Any] | None = None
         self.data_info: dict[str, Any] | None = None
         self.inference_options: dict[str, Any] = {}
+        # speed options (configure_model): torch.compile kwargs (True = defaults) and the NHWC memory format
+        self.compile_options = dict(compile) if isinstance(compile, Mapping) else ({} if compile else None)
+        self.channels_last = bool(channels_last)
 
     # ---------------------------------------------------------------- phases
     @property
@@ -169,6 +187,28 @@ class InpaintingModule(L.LightningModule):
         max_steps = self.trainer.max_steps if self._trainer is not None else -1
         if total is not None and max_steps is not None and 0 < max_steps < total:
             log.warning("trainer.max_steps=%d ends before the phase schedule (%s, %d steps)", max_steps, self.phases, total)
+
+    # ---------------------------------------------------------------- speed options
+    def configure_model(self) -> None:
+        """``model.channels_last``: NHWC weights and batches; ``model.compile``: ``torch.compile`` of the generator
+        and critics in place (state-dict keys unchanged). A critic whose loss takes a double backward (WGAN-GP's
+        penalty) stays eager: compiled graphs do not support it."""
+        nets = {"generator": self.generator, "discriminator": self.discriminator}
+        nets = {k: m for k, m in nets.items() if m is not None}
+        if self.channels_last and not getattr(self, "_nhwc", False):
+            for m in nets.values():
+                m.to(memory_format=torch.channels_last)
+                m.register_forward_pre_hook(_to_channels_last)  # inputs too, whoever calls the net
+            self._nhwc = True
+        if self.compile_options is None or getattr(self, "_compiled", False):
+            return
+        double_backward = self.adversarial is not None and type(self.adversarial).penalty is not AdversarialLoss.penalty
+        for name, m in nets.items():
+            if name == "discriminator" and double_backward:
+                log.info("model.compile: the %s critic stays eager (double backward)", type(self.adversarial).__name__)
+                continue
+            m.compile(**self.compile_options)
+        self._compiled = True
 
     # ---------------------------------------------------------------- forward and hooks
     @property
@@ -260,9 +300,14 @@ class InpaintingModule(L.LightningModule):
         phase = self.phase
         g_step = phase.generator
         out: Mapping[str, Tensor] | None = None
-        if self.has_gan and phase.discriminator:
-            if phase.generator:
-                g_step = (self.d_steps + 1) % self.n_critic == 0
+        d_step = self.has_gan and phase.discriminator
+        if d_step and phase.generator and self.generator_batch == "fresh":
+            position = self.gan_batches % (self.n_critic + 1)  # WGAN-GP Alg. 1: critic batches, then G's own
+            d_step, g_step = position < self.n_critic, position == self.n_critic
+            self.gan_batches += 1
+        elif d_step and phase.generator:
+            g_step = (self.d_steps + 1) % self.n_critic == 0
+        if d_step:
             # the generator's graph is only needed when it steps on this batch
             with torch.set_grad_enabled(g_step), _bn_stats_kept(self.generator, not phase.generator):
                 out = self.generator_forward(image, mask)
@@ -370,6 +415,7 @@ class InpaintingModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.setdefault("inpaintlab", {})
         state["d_steps"] = self.d_steps
+        state["gan_batches"] = self.gan_batches
         if self.model_config is not None:  # the architecture: a copied .ckpt rebuilds without its run dir
             state["model_config"] = self.model_config
         if self.data_info:
@@ -386,5 +432,6 @@ class InpaintingModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("inpaintlab", {})
         self.d_steps = int(state.get("d_steps", 0))
+        self.gan_batches = int(state.get("gan_batches", 0))
         if not self.inference_options and state.get("inference_options"):  # the run's options, unless set
             self.inference_options = dict(state["inference_options"])

@@ -3,6 +3,7 @@
 from inpaintlab.losses.adversarial import AdversarialLoss, HingeGANLoss, NonSaturatingGANLoss, WGANGPLoss
 from inpaintlab.losses.base import LossTerm
 from inpaintlab.losses.gradient_attention import GradientAttentionLoss, gradient_l1_map, image_gradient
+from inpaintlab.losses.patch_adversarial import HoleAwarePatchGANLoss
 from inpaintlab.losses.perceptual import (
     PConvL1Loss,
     TotalVariationLoss,
@@ -17,6 +18,7 @@ __all__ = [
     "AdversarialLoss",
     "GradientAttentionLoss",
     "HingeGANLoss",
+    "HoleAwarePatchGANLoss",
     "L1Loss",
     "LossTerm",
     "MaskedL1Loss",

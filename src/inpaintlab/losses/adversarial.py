@@ -15,12 +15,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from inpaintlab.errors import ConfigError
+from inpaintlab.nn.precision import fp32, full_precision
 
 Logits = Tensor | Mapping[str, Tensor]
 
 
 def _each(logits: Logits) -> dict[str, Tensor]:
-    return dict(logits) if isinstance(logits, Mapping) else {"": logits}
+    """Logits by critic name, in fp32 (the losses are computed in full precision under mixed precision)."""
+    items = logits.items() if isinstance(logits, Mapping) else (("", logits),)
+    return {k: fp32(v) for k, v in items}
 
 
 class AdversarialLoss(nn.Module):
@@ -111,9 +114,11 @@ class WGANGPLoss(AdversarialLoss):
         return fake.mean() - real.mean()
 
     def penalty(self, discriminator: Callable[..., Logits], real: Tensor, fake: Tensor, mask: Tensor) -> Tensor:
+        """Eq. 3's penalty; the critic's forward and double backward run in fp32 even under mixed precision."""
+        real, fake, mask = fp32(real), fp32(fake), fp32(mask)
         eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
         x_hat = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
-        with torch.enable_grad():
+        with torch.enable_grad(), full_precision(real.device.type):
             outs = _each(discriminator(x_hat, mask))
             total = real.new_zeros(())
             for out in outs.values():

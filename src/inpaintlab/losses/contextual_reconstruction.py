@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from inpaintlab.losses.adversarial import AdversarialLoss, HingeGANLoss
 from inpaintlab.models.crfill_aux import CRFillAuxNet, paste_patches
+from inpaintlab.nn.precision import fp32
 
 NORMALIZATIONS = ("cosine", "feature_map", "patch_channel")
 DISALLOWED_MODES = ("exclude", "zero_score")
@@ -134,7 +135,7 @@ def patch_similarity(
     else:  # patch_channel, official norm_type=2: per-patch, per-channel norm
         bg = fg.view(b, c, patch_size * patch_size, -1)
         bg = (bg / torch.sqrt(bg.pow(2).sum(2, keepdim=True) + _EPS)).view_as(fg)
-    scores = torch.bmm(fg.transpose(1, 2), bg)  # B×L_fg×L_bg
+    scores = fp32(torch.bmm(fg.transpose(1, 2), bg))  # B×L_fg×L_bg; the softmax in fp32 under mixed precision
     allowed = allowed_patches(known_fraction(mask, r * patch_size, r * stride), threshold, rule)
     if allowed.shape[1:] != scores.shape[1:]:  # pragma: no cover - guarded by the tiling check above
         raise RuntimeError(

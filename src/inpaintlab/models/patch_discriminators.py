@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 from inpaintlab.nn.padding import PADDING_MODES, PaddedConv2d
+from inpaintlab.nn.precision import spectral_norm_fp32
 
 
 class SNPatchGAN(nn.Module):
@@ -17,7 +17,7 @@ class SNPatchGAN(nn.Module):
     ``forward(image, mask)`` concatenates the mask (1 = hole) when ``in_channels`` is the image's channels + 1
     (the official ``gan_with_mask``). Returns the B×256×H/64×W/64 map of patch logits (the official code
     flattens it; the hinge loss averages either way). The last conv is also followed by LeakyReLU, as in both
-    official codes. Paper/DeepFill v2 code: slope 0.2 and TF "SAME" padding; CR-Fill code: slope 0.01
+    official codes. The spectral norm's power iteration runs in fp32 under mixed precision. Paper/DeepFill v2 code: slope 0.2 and TF "SAME" padding; CR-Fill code: slope 0.01
     (``leaky_slope=0.01``) and zero padding 2 (``padding="zeros"``).
     """
 
@@ -39,7 +39,7 @@ class SNPatchGAN(nn.Module):
         for mult in width_multipliers:
             out = int(cnum * mult)
             layers += [
-                spectral_norm(PaddedConv2d(c, out, kernel_size, 2, 1, padding)),
+                spectral_norm_fp32(PaddedConv2d(c, out, kernel_size, 2, 1, padding)),
                 nn.LeakyReLU(leaky_slope),
             ]
             c = out

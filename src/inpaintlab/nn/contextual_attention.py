@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from inpaintlab.nn.precision import fp32
+
 __all__ = ["ContextualAttention", "flow_to_color", "tf_nearest_downsample"]
 
 # Score blocks of at most this many floats (16 MiB): below glibc's largest mmap threshold (32 MiB), so they
@@ -435,7 +437,7 @@ class ContextualAttention(nn.Module):
             sc = F.conv2d(band, wb, groups=B).view(B, -1, n)
             i0 = j * nb
             if scatter and pl.need_idx is not None:
-                dst.index_copy_(1, pl.need_idx[i0 : i0 + sc.shape[1]], sc)
+                dst.index_copy_(1, pl.need_idx[i0 : i0 + sc.shape[1]], sc.to(dst.dtype))  # bf16 under autocast
             else:
                 dst[:, i0 : i0 + sc.shape[1]].copy_(sc)
             del sc
@@ -540,6 +542,7 @@ class ContextualAttention(nn.Module):
         r, keep, n_out = self.rate, pl.keep, pl.n_out
         denom = None
         if z.shape[1] > 0:
+            z = fp32(z)  # the softmax in fp32 under bf16/fp16 autocast (exp of scaled scores overflows fp16)
             z = z.mul_(self.softmax_scale) if inplace else z * self.softmax_scale
             if keep is not None:  # a patch this sample excludes but another one uses: score 0 here
                 z = z.mul_(keep) if inplace else z * keep
@@ -565,7 +568,7 @@ class ContextualAttention(nn.Module):
         late = denom is not None and z.shape[1] > pl.raw.shape[2]
         if denom is not None and not late:
             z = z.div_(denom) if inplace else z / denom
-        cols = torch.matmul(pl.raw.transpose(1, 2), z)
+        cols = torch.matmul(pl.raw.transpose(1, 2), z.to(pl.raw.dtype))
         if late:
             cols = cols.div_(denom) if inplace else cols / denom
         strip = F.fold(cols, ((y1 - y0 + 1) * r, (pl.wf + 1) * r), 2 * r, stride=r)

@@ -1,0 +1,124 @@
+"""BTGMI training (003 Sec. 3.3, Alg. 1): block-wise procedural training with adversarial loss annealing (ALA).
+
+:class:`BTGMIModule` is :class:`~inpaintlab.lightning.InpaintingModule` driven by the one phase schedule: each
+phase's ``settings["blocks"]`` is the number of grown refinement blocks (0 for the head); its ``lr_g`` /
+``lr_d`` are lr_i = 0.1^i·lr_0. Overridden hooks: ``enter_phase`` (activates the blocks; the new one starts at
+fade-in weight 0, so the network is the trained one), ``on_train_batch_start`` (fade-in weight from
+``phase_step``), ``adversarial_weight`` (λ_adv^i = anneal^i·λ_adv^0, anneal = 0.1), and the two loss hooks,
+which hand the critic's hole label maps Q (Eq. 4) to the MSPAL loss. Everything is a function of the global
+step (and the state dict), so a run resumed in the middle of any phase continues with the same block count,
+fade-in weight, learning rate and adversarial weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import Tensor
+
+from inpaintlab.errors import ConfigError
+from inpaintlab.lightning.inpainting_module import InpaintingModule
+from inpaintlab.lightning.phases import Phase
+
+
+class BTGMIModule(InpaintingModule):
+    """Alg. 1. ``anneal``: the ALA factor (0.1; 1.0 switches ALA off, the ``btgmi_no_ala`` ablation).
+    ``hole_aware``: label only hole-overlapping patches of the restored image fake (MSPAL, Eq. 4; False: plain
+    multi-scale PatchGAN). Phase settings: ``blocks`` (grown blocks in the phase, default 0) and ``fade_steps``
+    (steps over which a newly added block's weight rises from 0 to 1; default the phase's length).
+    Other arguments as :class:`InpaintingModule`.
+    """
+
+    def __init__(self, *args: Any, anneal: float = 0.1, hole_aware: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not 0 < float(anneal) <= 1:
+            raise ConfigError(f"model.anneal (ALA factor) must lie in (0, 1], got {anneal}")
+        self.anneal = float(anneal)
+        self.hole_aware = bool(hole_aware)
+        self._base_adversarial_off = False
+        if self.phases is not None:
+            wanted = max(int(p.settings.get("blocks", 0)) for p in self.phases.phases)
+            have = getattr(self.generator, "max_extra_blocks", 0)
+            if wanted > have:
+                raise ConfigError(
+                    f"the phase schedule grows {wanted} blocks but the generator has max_extra_blocks={have}"
+                )
+
+    # ---------------------------------------------------------------- growth and annealing
+    def blocks(self, phase: Phase | None = None) -> int:
+        """Grown blocks i in ``phase`` (the current one by default)."""
+        return int((phase or self.phase).settings.get("blocks", 0))
+
+    def _new_block(self, index: int, phase: Phase) -> bool:
+        """Whether ``phase`` adds a block to the previous phase's (its newest block fades in)."""
+        before = self.blocks(self.phases.phases[index - 1]) if index > 0 else 0
+        return self.blocks(phase) > before
+
+    def fade_weight(self) -> float:
+        """α of the newest block at this step: (phase_step + 1) / fade_steps, capped at 1 — rises linearly over the
+        phase and reaches 1 on its last step (so a phase's final model is the full block). 1 when the phase adds
+        no block. At growth time (``enter_phase``) α = 0: the grown net equals the trained one."""
+        if self.phases is None:
+            return 1.0
+        index, phase, step = self.phases.at(self.global_step)
+        if not self._new_block(index, phase):
+            return 1.0
+        fade_steps = phase.settings.get("fade_steps", phase.steps)
+        if fade_steps is None:
+            raise ConfigError(f"phase {phase.name!r} adds a block but has neither steps nor settings.fade_steps")
+        return min(1.0, (step + 1) / max(1, int(fade_steps)))
+
+    def enter_phase(self, index: int, phase: Phase) -> None:
+        """Alg. 1 lines 5–6: add the skip path and block r_i (weight 0), set lr_i (the phase's lr_g / lr_d)."""
+        super().enter_phase(index, phase)
+        if hasattr(self.generator, "set_growth"):
+            self.generator.set_growth(self.blocks(phase), fade=0.0 if self._new_block(index, phase) else 1.0)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        super().on_train_batch_start(batch, batch_idx)
+        if self.phases is not None and hasattr(self.generator, "set_growth"):
+            self.generator.set_growth(self.blocks(), fade=self.fade_weight())
+
+    def adversarial_weight(self) -> float:
+        """ALA (Sec. 3.3): λ_adv^i = anneal^i · λ_adv^0 after the i-th grown block."""
+        if self.adversarial is None or self._base_adversarial_off:
+            return 0.0
+        return self.adversarial.weight * self.anneal ** self.blocks()
+
+    # ---------------------------------------------------------------- MSPAL
+    def _labels(self, mask: Tensor) -> dict[str, Any]:
+        from inpaintlab.losses.patch_adversarial import HoleAwarePatchGANLoss
+
+        if self.hole_aware and isinstance(self.adversarial, HoleAwarePatchGANLoss) and hasattr(self.discriminator, "label_maps"):
+            return {"labels": self.discriminator.label_maps(mask)}
+        return {}
+
+    def generator_loss(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """λ_PPL·PPL (the named terms) + λ_adv^i · Σ_k L_G(D_k) with Q̄ (Eq. 5–6)."""
+        self._base_adversarial_off = True  # the base module's adversarial term knows no label maps
+        try:
+            total, logs = super().generator_loss(batch, out)
+        finally:
+            self._base_adversarial_off = False
+        weight = self.adversarial_weight()
+        if self.has_gan and self.phase.adversarial and weight > 0:
+            image, mask = batch["image"], batch["mask"]
+            fake = self.fake_for_discriminator(out, image, mask)
+            adv = self.adversarial.generator_loss(self.discriminator(fake, mask), **self._labels(mask))
+            logs["loss/adv_g"] = adv.detach()
+            total = total + weight * adv
+            logs["loss/total"] = total.detach()
+        logs["adv_weight"] = total.new_tensor(weight)
+        logs["fade"] = total.new_tensor(float(getattr(self.generator, "fade", 1.0)))
+        logs["blocks"] = total.new_tensor(float(getattr(self.generator, "active_blocks", 0)))
+        return total, logs
+
+    def discriminator_loss(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """Eq. 4: real patches real, the restored image's patches fake where Q = 1 (real elsewhere)."""
+        image, mask = batch["image"], batch["mask"]
+        fake = self.fake_for_discriminator(out, image, mask).detach()
+        d_loss = self.adversarial.discriminator_loss(self.discriminator(image, mask), self.discriminator(fake, mask),
+                                                     **self._labels(mask))
+        penalty = self.adversarial.penalty(self.discriminator, image, fake, mask)
+        return d_loss + penalty, {"loss/adv_d": d_loss.detach(), "loss/penalty": penalty.detach()}
