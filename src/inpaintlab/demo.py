@@ -21,6 +21,10 @@ from inpaintlab.eval import metrics_table
 ALPHA_KEY = "model.losses.inp.alpha"
 
 
+class DemoError(Exception):
+    """A user-facing failure of the demo: one stderr line, exit status 1."""
+
+
 def run_sweep(out: Path, alphas: list[float], steps: int, data_root: str | None, extra: list[str],
               jobs: int, test_ckpt: str = "last") -> list[Path]:
     """One Hydra multirun over α; with jobs > 1 the runs train side by side (joblib launcher, 1 thread each)."""
@@ -43,7 +47,9 @@ def run_sweep(out: Path, alphas: list[float], steps: int, data_root: str | None,
         env["OMP_NUM_THREADS"] = "1"
     cmd += extra
     print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, env=env)
+    done = subprocess.run(cmd, env=env)
+    if done.returncode != 0:  # the training run printed its own one-line error above
+        raise DemoError(f"training failed (inpaintlab-train exit status {done.returncode}; its message is above)")
     return [runs / f"alpha_{a}" for a in alphas]
 
 
@@ -150,7 +156,36 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--reuse", action="store_true", help="skip training; redo the table and figure from the runs in --out")
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides passed to inpaintlab-train")
     args = p.parse_args(argv)
+    try:
+        _run(args)
+    except DemoError as e:
+        print(f"inpaintlab-demo: error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _check(args: argparse.Namespace) -> Path:
+    """Validate before work: the demo trains for hours at the paper's settings."""
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise DemoError(f"--out {out} is a file; expected a folder")
+    if args.steps < 1:
+        raise DemoError(f"--steps {args.steps}: expected a positive number of training iterations")
+    if args.jobs < 1:
+        raise DemoError(f"--jobs {args.jobs}: expected a positive number of parallel runs")
+    if len(set(args.alphas)) != len(args.alphas) or any(a < 0 or a != a for a in args.alphas):
+        raise DemoError(f"--alphas {args.alphas}: expected distinct numbers >= 0")
+    if args.data_root is not None and not Path(args.data_root).is_dir():
+        raise DemoError(f"--data-root {args.data_root} is not a folder; expected Fashion-MNIST's IDX files there")
+    if args.reuse:
+        missing = [str(out / "runs" / f"alpha_{a}") for a in args.alphas
+                   if not (out / "runs" / f"alpha_{a}" / "metrics.json").is_file()]
+        if missing:
+            raise DemoError(f"--reuse: no finished run in {', '.join(missing)}; run the demo without --reuse first")
+    return out
+
+
+def _run(args: argparse.Namespace) -> None:
+    out = _check(args)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     if args.reuse:

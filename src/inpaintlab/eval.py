@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from inpaintlab.errors import ConfigError
 from inpaintlab.train import build
-from inpaintlab.utils.runtime import guarded, register_resolvers, save_resolved_config
+from inpaintlab.utils.runtime import claim_run_dir, guarded, refuse_existing_run_dir, register_resolvers, save_resolved_config
 
 log = logging.getLogger("inpaintlab.eval")
 register_resolvers()
@@ -118,23 +118,16 @@ def write_report(ckpt: Path | None, metrics: dict[str, float], suites: list[str]
     return text
 
 
-def _stored_model_config(ckpt: Path) -> dict | None:
-    import torch
-
-    from inpaintlab.pretrained import stored_model_config
-
-    try:
-        return stored_model_config(torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True))
-    except Exception:  # noqa: BLE001 - not our checkpoint format: Lightning reports it when loading
-        return None
-
-
 def evaluate(cfg: DictConfig) -> dict[str, float]:
+    from inpaintlab.pretrained import stored_model_config
+    from inpaintlab.utils.preflight import read_checkpoint
+
     ckpt = Path(cfg.ckpt_path)
-    if not ckpt.is_file():
-        raise ConfigError(f"ckpt_path={ckpt} does not exist; expected a .ckpt file written by inpaintlab-train")
+    claim_run_dir(cfg.paths.output_dir)
+    stored = stored_model_config(read_checkpoint(ckpt, "ckpt_path"))  # one line when missing or truncated
     run_config = find_run_config(ckpt)
-    stored = _stored_model_config(ckpt) if run_config is None else None
+    if run_config is not None:
+        stored = None
     if cfg.get("use_run_config", True) and stored is not None:
         # a checkpoint copied away from its run: the model from the checkpoint, data and masks from the given
         # config (experiment=<name> or data=…), dotted overrides included
@@ -148,8 +141,14 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
                 "pass the experiment instead: inpaintlab-eval experiment=<name> use_run_config=false ckpt_path=..."
             )
         cfg = with_run_config(cfg, run_config)
+    elif stored is not None:  # use_run_config=false: the experiment's model, which must fit the checkpoint
+        log.info("use_run_config=false: data, masks and model from the command line's config")
+    with open_dict(cfg):  # an experiment's settings of training-only callbacks (model_checkpoint.monitor...)
+        for name in [n for n, node in (cfg.get("callbacks") or {}).items()
+                     if node is not None and "_target_" not in node]:
+            del cfg.callbacks[name]
     save_resolved_config(cfg, cfg.paths.output_dir)
-    objects = build(cfg)
+    objects = build(cfg, fit=False, test=True)
     trainer, datamodule = objects["trainer"], objects["datamodule"]
     trainer.test(model=objects["model"], datamodule=datamodule, ckpt_path=str(ckpt), weights_only=False)
     metrics = {k.removeprefix("test/"): float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
@@ -161,8 +160,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 @guarded
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     evaluate(cfg)
+
+
+def main() -> None:
+    """The console entry point: a ``hydra.run.dir`` holding another run is refused before Hydra writes there."""
+    import sys
+
+    refuse_existing_run_dir(sys.argv[1:], "inpaintlab")
+    return _main()
 
 
 if __name__ == "__main__":

@@ -107,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give --out DIR and at least one --mask NAME (see --list)")
     if args.count < 1 or args.size < 1 or (args.width is not None and args.width < 1) or args.preview_count < 1:
         raise ConfigError("--count, --size, --width and --preview-count must be positive")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out} is a file; expected a folder (each generator writes <out>/<name>/)")
     import torch
 
     from inpaintlab.data.mask_sets import preview_grid, write_mask_set
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             sheet.save(target / "preview.png")
             sheets.append(sheet)
             print(f"{name}: preview → {target / 'preview.png'}")
-    if len(sheets) > 1:
+    if sheets:  # one sheet of every generator (also for a single --mask)
         width = max(s.width for s in sheets)
         combined = Image.new("RGB", (width, sum(s.height for s in sheets)), (128, 128, 128))
         y = 0

@@ -15,18 +15,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 import lightning as L
 from inpaintlab.errors import ConfigError
-from inpaintlab.utils.runtime import guarded, instantiate_nodes, register_resolvers, save_resolved_config
+from inpaintlab.utils.runtime import claim_run_dir, guarded, refuse_existing_run_dir, instantiate_nodes, register_resolvers, save_resolved_config
 
 log = logging.getLogger("inpaintlab.train")
 register_resolvers()
-
-
-def _wandb_id_from_checkpoint(ckpt_path: str) -> str | None:
-    try:
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True)
-    except Exception:  # noqa: BLE001 - Lightning reports a bad checkpoint itself, with context
-        return None
-    return ckpt.get("inpaintlab", {}).get("wandb_run_id")
 
 
 def attach_run_info(model: Any, cfg: DictConfig) -> None:
@@ -60,35 +52,50 @@ def _trainer_name(cfg: DictConfig) -> str:
         return HydraConfig.get().runtime.choices.get("trainer", "?")
     except Exception:  # noqa: BLE001 - outside a Hydra run
         return str(cfg.trainer.get("strategy", "?"))
-def init_weights(model: torch.nn.Module, path: str, resuming: bool = False) -> None:
+def init_weights(model: torch.nn.Module, path: str, resuming: bool = False, ckpt: dict | None = None,
+                 model_config: Any = None) -> None:
     """Start from a checkpoint's weights only (generator, critic): fresh optimisers, step 0 — e.g. a separate
     fine-tuning run (PConv Sec. 4.2). ``ckpt_path`` instead resumes a run with its optimiser states and step."""
+    from inpaintlab.utils.preflight import check_checkpoint_fits, read_checkpoint
+
     if resuming:
         raise ConfigError("set init_from (weights only, a new run) or ckpt_path (resume a run), not both")
-    if not Path(path).is_file():
-        raise ConfigError(f"init_from={path} does not exist; expected a .ckpt file written by inpaintlab-train")
-    state = torch.load(path, map_location="cpu", weights_only=False).get("state_dict")
-    if state is None:
-        raise ConfigError(f"init_from={path} holds no state_dict; expected a .ckpt file written by inpaintlab-train")
-    own, nets = model.state_dict(), ("generator.", "discriminator.")
-    bad = [k for k in own if k.startswith(nets) and (k not in state or state[k].shape != own[k].shape)]
-    bad += [k for k in state if k.startswith(nets) and k not in own]
-    if bad:
-        raise ConfigError(f"init_from={path} does not match this model's networks ({len(bad)} keys differ, "
-                          f"e.g. {bad[0]}): use the same model/generator config as the run that wrote it")
-    model.load_state_dict(state, strict=False)  # the loss modules' frozen VGG may differ (pretrained or not)
+    ckpt = ckpt if ckpt is not None else read_checkpoint(path, "init_from")
+    check_checkpoint_fits(ckpt, model, "init_from", path, model_config)
+    model.load_state_dict(ckpt["state_dict"], strict=False)  # the loss modules' frozen VGG may differ
     log.info("initialised weights from %s (optimisers and step start fresh)", path)
 
 
-def build(cfg: DictConfig) -> dict[str, Any]:
-    """Instantiate everything a run needs from the composed config."""
+def build(cfg: DictConfig, fit: bool | None = None, test: bool | None = None) -> dict[str, Any]:
+    """Instantiate everything a run needs from the composed config, validating before work (principle 1 of
+    docs/reliability.md): options, checkpoints and whether they fit the model, every split the run touches
+    (``fit``: train/val, ``test``: test; by default what ``train``/``test`` say), the logged metric names."""
+    from inpaintlab.utils.preflight import (
+        cap_val_check_interval,
+        check_checkpoint_fits,
+        check_logged_metrics,
+        check_options,
+        check_resume_step,
+        prepare_splits,
+        read_checkpoint,
+    )
+
+    fit = bool(cfg.get("train", True)) if fit is None else fit
+    test = bool(cfg.get("test", False)) if test is None else test
+    check_options(cfg)
+    if fit:
+        cap_val_check_interval(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(int(cfg.seed), workers=True)
     ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path and not Path(ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path} does not exist; expected a .ckpt file written by inpaintlab-train")
-    if ckpt_path and cfg.get("logger") and cfg.logger.get("wandb") and not cfg.logger.wandb.get("id"):
-        run_id = _wandb_id_from_checkpoint(ckpt_path)
+    ckpt = read_checkpoint(ckpt_path, "ckpt_path") if ckpt_path else None
+    if ckpt is not None and fit:
+        check_resume_step(ckpt, cfg, ckpt_path)
+    if cfg.get("init_from") and ckpt_path:
+        raise ConfigError("set init_from (weights only, a new run) or ckpt_path (resume a run), not both")
+    init = read_checkpoint(cfg.init_from, "init_from") if cfg.get("init_from") else None
+    if ckpt is not None and cfg.get("logger") and cfg.logger.get("wandb") and not cfg.logger.wandb.get("id"):
+        run_id = (ckpt.get("inpaintlab") or {}).get("wandb_run_id")
         if run_id:  # resume the same wandb run the checkpoint was logging to
             with open_dict(cfg):
                 cfg.logger.wandb.id = run_id
@@ -98,13 +105,20 @@ def build(cfg: DictConfig) -> dict[str, Any]:
     log.info("model: %s", cfg.model._target_)
     model = instantiate(cfg.model)
     attach_run_info(model, cfg)
-    if cfg.get("init_from"):
-        init_weights(model, cfg.init_from, resuming=bool(ckpt_path))
+    model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    if ckpt is not None:
+        check_checkpoint_fits(ckpt, model, "ckpt_path", ckpt_path, model_config)
+    if init is not None:
+        init_weights(model, cfg.init_from, ckpt=init, model_config=model_config)
+    del ckpt, init
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
     loggers = instantiate_nodes(cfg.get("logger"), "logger")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     if hasattr(datamodule, "set_world_size"):
         datamodule.set_world_size(data_parallel_processes(trainer), f"trainer={_trainer_name(cfg)}")
+    prepare_splits(datamodule, fit=fit, test=test)
+    if fit:
+        check_logged_metrics(cfg, datamodule, callbacks, model)
     return {"datamodule": datamodule, "model": model, "callbacks": callbacks, "loggers": loggers, "trainer": trainer}
 
 
@@ -136,6 +150,7 @@ def test_checkpoint(cfg: DictConfig, trainer: Any) -> str | None:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) as the config says; returns the final metrics."""
     run_dir = Path(cfg.paths.output_dir)
+    claim_run_dir(run_dir)
     save_resolved_config(cfg, run_dir)
     objects = build(cfg)
     trainer, model, datamodule = objects["trainer"], objects["model"], objects["datamodule"]
@@ -160,7 +175,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 @guarded
-def main(cfg: DictConfig) -> float | None:
+def _main(cfg: DictConfig) -> float | None:
     metrics = train(cfg)
     name = cfg.get("optimized_metric")
     if name and HydraConfig.get().mode.name == "MULTIRUN":
@@ -168,6 +183,14 @@ def main(cfg: DictConfig) -> float | None:
             raise ConfigError(f"optimized_metric={name} was not logged; logged metrics: {sorted(metrics)}")
         return metrics[name]
     return None
+
+
+def main() -> None:
+    """The console entry point: a ``hydra.run.dir`` holding another run is refused before Hydra writes there."""
+    import sys
+
+    refuse_existing_run_dir(sys.argv[1:], "inpaintlab")
+    return _main()
 
 
 if __name__ == "__main__":

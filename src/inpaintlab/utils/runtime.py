@@ -30,10 +30,59 @@ def wandb_configured() -> bool:
         return False
 
 
+def unique_dir(path: str) -> str:
+    """``path``, created now; ``path_1``, ``path_2``… when it exists (two runs started in the same second never
+    share a folder: ``mkdir`` is atomic, so exactly one process wins each name)."""
+    base = Path(path)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    candidate, n = base, 0
+    while True:
+        try:
+            candidate.mkdir()
+            return str(candidate)
+        except FileExistsError:
+            n += 1
+            candidate = base.with_name(f"{base.name}_{n}")
+
+
 def register_resolvers() -> None:
-    """`${wandb_offline:}`: offline unless the user configured wandb."""
+    """`${wandb_offline:}`: offline unless the user configured wandb; `${unique_dir:PATH}`: a new folder."""
     if not OmegaConf.has_resolver("wandb_offline"):
         OmegaConf.register_new_resolver("wandb_offline", lambda: not wandb_configured())
+    if not OmegaConf.has_resolver("unique_dir"):
+        OmegaConf.register_new_resolver("unique_dir", unique_dir, use_cache=True)
+
+
+RUN_MARKERS = ("config.yaml", "metrics.json", "checkpoints", "csv")
+
+
+def held_run(folder: str | Path) -> str | None:
+    """What in ``folder`` shows that another run wrote there (None for a new or empty folder)."""
+    folder = Path(folder)
+    found = [m for m in RUN_MARKERS if (folder / m).exists()]
+    return ", ".join(found) if found else None
+
+
+def refuse_existing_run_dir(argv: list[str], prog: str = "inpaintlab") -> None:
+    """Before Hydra writes anything (``.hydra/``, the log): a ``hydra.run.dir=`` naming a folder that holds
+    another run is refused in one line, so nothing of that run is overwritten."""
+    if "-m" in argv or "--multirun" in argv:
+        return
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+") == "hydra.run.dir" and value and "${" not in value:
+            what = held_run(value)
+            if what:
+                print(f"{prog}: error: hydra.run.dir={value} already holds a run ({what}); give a new folder, or "
+                      f"resume it in a new one with ckpt_path={value}/checkpoints/last.ckpt", file=sys.stderr)
+                raise SystemExit(1)
+
+
+def claim_run_dir(folder: str | Path) -> None:
+    """Inside the task: refuse a run folder set elsewhere (a config file) that holds another run."""
+    what = held_run(folder)
+    if what:
+        raise InpaintlabError(f"the run folder {folder} already holds a run ({what}); give a new hydra.run.dir")
 
 
 def instantiate_nodes(cfg: DictConfig | None, what: str) -> list[Any]:
