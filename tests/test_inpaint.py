@@ -364,7 +364,8 @@ def test_untrusted_and_wrong_model_messages(tmp_path, weights, capsys):
     assert _cli("--model", "crfill", "--weights", run / "checkpoints" / "x.ckpt", *io) == 1
     assert "pass --trust-checkpoint" in capsys.readouterr().err
     assert _cli("--model", "deepfill_v2", "--weights", run / "checkpoints" / "x.ckpt", *io) == 1
-    assert "run with --model crfill" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--model deepfill_v2 contradicts" in err and "trained as crfill" in err  # both names
 
 
 def test_highres_is_the_papers_half_size_coarse_pass(tmp_path, weights):

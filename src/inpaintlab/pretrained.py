@@ -148,6 +148,15 @@ def target_name(node: Mapping[str, Any]) -> str:
     return str(node.get("_target_", "")).rpartition(".")[2]
 
 
+def model_name(node: Mapping[str, Any]) -> str:
+    """The released-weights name a stored generator config is (``deepfill_v1``/``deepfill_v2`` for the
+    coarse-to-fine class by its convolution, ``crfill``…), else its class name."""
+    name = target_name(node)
+    if name == "CoarseToFineGenerator":
+        return {"gated": "deepfill_v2", "vanilla": "deepfill_v1"}.get(str(node.get("conv_type")), name)
+    return name
+
+
 def _targets(node: Any) -> list[str]:
     if isinstance(node, Mapping):
         return [str(v) for k, v in node.items() if k == "_target_"] + [t for v in node.values() for t in _targets(v)]
@@ -236,8 +245,8 @@ def _load_coarse_to_fine(
     config = stored_model_config(obj)
     if config is not None and ours:  # one of our checkpoints: the architecture it was trained with
         node = config.get("generator") or {}
-        trained = target_name(node)
-        if trained in VARIANTS and trained != name:
+        trained = model_name(node)
+        if trained != name:
             raise ValueError(f"the checkpoint was trained as {trained}, not {name}")
         gen = build_network(node, overrides, trusted)
         load_network(gen, sd, f"{name!r} generator")

@@ -88,11 +88,11 @@ def build(cfg: DictConfig, fit: bool | None = None, test: bool | None = None) ->
     if cfg.get("seed") is not None:
         L.seed_everything(int(cfg.seed), workers=True)
     ckpt_path = cfg.get("ckpt_path")
+    if cfg.get("init_from") and ckpt_path:
+        raise ConfigError("set init_from (weights only, a new run) or ckpt_path (resume a run), not both")
     ckpt = read_checkpoint(ckpt_path, "ckpt_path") if ckpt_path else None
     if ckpt is not None and fit:
         check_resume_step(ckpt, cfg, ckpt_path)
-    if cfg.get("init_from") and ckpt_path:
-        raise ConfigError("set init_from (weights only, a new run) or ckpt_path (resume a run), not both")
     init = read_checkpoint(cfg.init_from, "init_from") if cfg.get("init_from") else None
     if ckpt is not None and cfg.get("logger") and cfg.logger.get("wandb") and not cfg.logger.wandb.get("id"):
         run_id = (ckpt.get("inpaintlab") or {}).get("wandb_run_id")

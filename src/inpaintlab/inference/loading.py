@@ -115,12 +115,16 @@ def _build_from_config(
 
 
 def _check_name(model: str | None, config: Mapping[str, Any], source: str) -> str:
-    """The trained generator's factory name; an error when ``--model`` names another released model."""
+    """The trained generator's name (principle 3 of docs/reliability.md: the stored model config is the
+    authority); a ``--model`` that names another model is refused with both names."""
     from inpaintlab import pretrained
 
-    trained = pretrained.target_name(config.get("generator") or {})
-    if model and trained in pretrained.names() and trained != model:
-        raise InpaintInputError(f"the checkpoint's run trained {trained} (see {source}); run with --model {trained}")
+    node = config.get("generator") or {}
+    trained, cls = pretrained.model_name(node), pretrained.target_name(node)
+    if model and model not in (trained, cls):
+        raise InpaintInputError(f"--model {model} contradicts the model stored with the checkpoint: it was trained "
+                                f"as {trained} (see {source}); drop --model (our checkpoints carry their model) "
+                                f"or pass {model} weights")
     return trained
 
 

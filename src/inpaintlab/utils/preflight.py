@@ -109,6 +109,9 @@ def check_options(cfg: DictConfig) -> None:
             if weight is not _MISSING and weight is not None and (not _is_num(weight) or not math.isfinite(weight)
                                                                   or weight < 0):
                 raise ConfigError(f"model.losses.{name}.weight={weight!r}: expected a finite number >= 0")
+    test_ckpt = _select(cfg, "test_ckpt")
+    if test_ckpt is not _MISSING and test_ckpt not in ("best", "last"):
+        raise ConfigError(f"test_ckpt={test_ckpt!r}: expected 'best' or 'last'")
     max_steps, max_epochs = _select(cfg, "trainer.max_steps"), _select(cfg, "trainer.max_epochs")
     if max_steps == 0:
         raise ConfigError("trainer.max_steps=0: expected -1 (no limit) or a positive number of steps")

@@ -1,0 +1,274 @@
+"""Principles 1–4 of docs/reliability.md, table-driven: every bad input fails before work starts with exit status 1
+and ONE stderr line naming the key and what is expected; no file that existed before the call changes.
+
+The train/eval tables run in-process (the CLI's ``guarded`` task on the composed config: fast); a few cases go
+through the real console entry points in one subprocess each, to prove the line is printed once and no traceback
+is shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.core.global_hydra import GlobalHydra
+
+from helpers import compose_config, run_cli
+
+BASE = ["experiment=ga_mnist", "data=fashion_mnist", "logger=csv", "data.batch_size=8", "data.eval_batch_size=8",
+        "data.val_size=16", "trainer=cpu", "trainer.max_steps=2", "trainer.enable_progress_bar=false",
+        "trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, idx_root):
+    """Tiny Fashion-MNIST, a finished 2-step run (its last.ckpt), broken checkpoints, a split-less dataset."""
+    from inpaintlab.train import train
+
+    base = tmp_path_factory.mktemp("world")
+    data = base / "fm"
+    shutil.copytree(idx_root, data)
+    no_test = base / "fm_no_test"
+    shutil.copytree(idx_root, no_test)
+    for p in no_test.glob("t10k-*"):
+        p.unlink()
+    run = base / "run"
+    try:
+        train(compose_config([*BASE, f"data.root={data}", "test=false"], run))
+    finally:
+        GlobalHydra.instance().clear()
+    good = run / "checkpoints" / "last.ckpt"
+    raw = good.read_bytes()
+    (base / "truncated.ckpt").write_bytes(raw[: len(raw) // 3])
+    (base / "random.ckpt").write_bytes(os.urandom(4096))
+    (base / "text.ckpt").write_text("not a checkpoint\n")
+    torch.save({"weights": torch.zeros(3)}, base / "foreign.ckpt")
+    (base / "a_file").write_text("x")
+    return {"base": base, "data": data, "no_test": no_test, "run": run, "good": good}
+
+
+def fill(s: str, w: dict) -> str:
+    return s.format(**{k: str(v) for k, v in w.items()})
+
+
+# (overrides, words the one line must contain)
+TRAIN_CASES = [
+    (["data.batch_size=abc"], ["data.batch_size", "positive integer"]),
+    (["data.batch_size=0"], ["data.batch_size"]),
+    (["data.batch_size=1.5"], ["data.batch_size"]),
+    (["data.eval_batch_size=-4"], ["data.eval_batch_size"]),
+    (["data.num_workers=-1"], ["data.num_workers"]),
+    (["data.test_size=0"], ["data.test_size"]),
+    (["data.val_split=null", "data.val_size=1000"], ["data.val_size"]),
+    (["model.optimizer_g.lr=-1e-4"], ["model.optimizer_g.lr", "positive"]),
+    (["model.optimizer_g.lr=abc"], ["model.optimizer_g.lr"]),
+    (["model.optimizer_g.lr=.nan"], ["model.optimizer_g.lr"]),
+    (["model.losses.inp.weight=-1"], ["model.losses.inp.weight"]),
+    (["trainer.max_steps=0"], ["trainer.max_steps"]),
+    (["trainer.max_steps=-1", "trainer.max_epochs=-1"], ["never end"]),
+    (["trainer.val_check_interval=-5"], ["trainer.val_check_interval"]),
+    (["trainer.val_check_interval=1.5"], ["trainer.val_check_interval"]),
+    (["trainer.log_every_n_steps=0"], ["trainer.log_every_n_steps"]),
+    (["seed=-3"], ["seed"]),
+    (["ema_decay=1.5"], ["ema_decay"]),
+    (["test_ckpt=middle"], ["test_ckpt"]),
+    (["optimized_metric=val/psnr_typo"], ["optimized_metric=val/psnr_typo", "val/psnr"]),
+    (["optimized_metric=test/psnr"], ["optimized_metric"]),
+    (["callbacks.model_checkpoint.monitor=val/typo"], ["callbacks.model_checkpoint.monitor"]),
+    (["data.root={base}/nowhere"], ["{base}/nowhere"]),
+    (["data.root={no_test}"], ["t10k"]),  # the test split is checked before training starts
+    (["ckpt_path={base}/missing.ckpt"], ["ckpt_path", "does not exist"]),
+    (["ckpt_path={base}/truncated.ckpt"], ["ckpt_path", "not a readable checkpoint"]),
+    (["ckpt_path={base}/random.ckpt"], ["ckpt_path", "not a readable checkpoint"]),
+    (["ckpt_path={base}/text.ckpt"], ["ckpt_path"]),
+    (["ckpt_path={base}/foreign.ckpt"], ["ckpt_path", "state_dict"]),
+    (["init_from={base}/truncated.ckpt"], ["init_from", "not a readable checkpoint"]),
+    (["init_from={good}", "ckpt_path={good}"], ["init_from", "ckpt_path"]),
+    (["ckpt_path={good}", "trainer.max_steps=2"], ["step 2", "trainer.max_steps=2"]),  # resume: nothing left
+    (["ckpt_path={good}", "model/generator=ga_dilated", "trainer.max_steps=5"], ["FullyConnectedAutoencoder", "DilatedFCN"]),
+    (["init_from={good}", "model/generator=ga_dilated"], ["init_from", "DilatedFCN"]),
+]
+
+
+def _expect_one_line(capsys, words: list[str], w: dict) -> None:
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1, err
+    assert err[0].startswith("inpaintlab: error: "), err
+    for word in words:
+        assert fill(word, w) in err[0], (word, err[0])
+
+
+@pytest.mark.parametrize("overrides, words", TRAIN_CASES, ids=[" ".join(c[0]) for c in TRAIN_CASES])
+def test_train_bad_input(overrides, words, world, tmp_path, capsys, monkeypatch):
+    from inpaintlab.train import train
+    from inpaintlab.utils.runtime import guarded
+
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    before = snapshot(world["base"])
+    try:
+        cfg = compose_config([*BASE, f"data.root={world['data']}", *(fill(o, world) for o in overrides)],
+                             tmp_path / "out")
+        with pytest.raises(SystemExit) as e:
+            guarded(train)(cfg)
+    finally:
+        GlobalHydra.instance().clear()
+    assert e.value.code == 1
+    _expect_one_line(capsys, words, world)
+    assert snapshot(world["base"]) == before
+    assert not (tmp_path / "out" / "checkpoints").exists()  # failed before the first step
+
+
+EVAL_CASES = [
+    (["ckpt_path={base}/missing.ckpt"], ["does not exist"]),
+    (["ckpt_path={base}/truncated.ckpt"], ["not a readable checkpoint"]),
+    (["ckpt_path={base}/text.ckpt"], ["ckpt_path"]),
+    (["ckpt_path={good}", "data.eval_batch_size=-1"], ["data.eval_batch_size"]),
+    (["ckpt_path={good}", "data.test_size=abc"], ["data.test_size"]),
+    (["ckpt_path={good}", "data.root={no_test}"], ["t10k"]),
+    (["ckpt_path={good}", "use_run_config=false", "experiment=ga_mnist", "model/generator=ga_dilated",
+      "data=fashion_mnist", "data.root={data}"], ["FullyConnectedAutoencoder", "DilatedFCN"]),
+]
+
+
+@pytest.mark.parametrize("overrides, words", EVAL_CASES, ids=[" ".join(c[0]) for c in EVAL_CASES])
+def test_eval_bad_input(overrides, words, world, tmp_path, capsys, monkeypatch):
+    from hydra.core.hydra_config import HydraConfig  # noqa: F401 - compose_config sets it
+
+    from inpaintlab.eval import evaluate
+    from inpaintlab.utils.runtime import guarded
+
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    before = snapshot(world["base"])
+    try:
+        cfg = compose_config(["trainer=cpu", *(fill(o, world) for o in overrides)], tmp_path / "out",
+                             config_name="eval")
+        with pytest.raises(SystemExit) as e:
+            guarded(evaluate)(cfg)
+    finally:
+        GlobalHydra.instance().clear()
+    assert e.value.code == 1
+    _expect_one_line(capsys, words, world)
+    assert snapshot(world["base"]) == before
+
+
+def test_eval_use_run_config_false_scores_a_valid_checkpoint(world, tmp_path):
+    """README's ``inpaintlab-eval experiment=ga_mnist use_run_config=false ckpt_path=…`` works (the experiment's
+    training-only callback settings are dropped instead of failing)."""
+    from inpaintlab.eval import evaluate
+
+    try:
+        cfg = compose_config(["experiment=ga_mnist", "use_run_config=false", f"ckpt_path={world['good']}",
+                              "data=fashion_mnist", f"data.root={world['data']}", "trainer=cpu",
+                              "trainer.limit_test_batches=1", "data.eval_batch_size=8",
+                              "trainer.enable_progress_bar=false"], tmp_path / "out", config_name="eval")
+        metrics = evaluate(cfg)
+    finally:
+        GlobalHydra.instance().clear()
+    assert metrics["psnr"] > 0
+
+
+def test_short_run_validates_and_keeps_a_best_checkpoint(world, tmp_path):
+    """``trainer.max_steps`` below ``val_check_interval`` (1000 here): validation moves to the run's end."""
+    from inpaintlab.train import train
+
+    try:
+        cfg = compose_config([*BASE, f"data.root={world['data']}", "test=false", "trainer.max_steps=3",
+                              "trainer.val_check_interval=1000"], tmp_path)
+        train(cfg)
+        assert cfg.trainer.val_check_interval == 3
+    finally:
+        GlobalHydra.instance().clear()
+    assert [p for p in (tmp_path / "checkpoints").glob("step*.ckpt")], "no best checkpoint"
+
+
+# ------------------------------------------------------------------------------------------- argparse CLIs
+def _masks_cases(w):
+    return [
+        (["--out", f"{w['base']}/a_file", "--mask", "box", "--count", "2", "--size", "16"], ["is a file"]),
+        (["--out", f"{w['base']}/m", "--mask", "no_such_generator", "--count", "2"], ["no_such_generator"]),
+        (["--out", f"{w['base']}/m", "--mask", "box", "--count", "0"], ["positive"]),
+        (["--mask", "box"], ["--out"]),
+    ]
+
+
+def test_make_masks_bad_inputs(world, capsys):
+    from inpaintlab.make_masks import main
+
+    for argv, words in _masks_cases(world):
+        before = snapshot(world["base"])
+        assert main(argv) == 1, argv
+        err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert len(err) == 1 and all(x in err[0] for x in words), (argv, err)
+        assert snapshot(world["base"]) == before
+
+
+def test_make_masks_preview_for_one_mask(tmp_path):
+    from inpaintlab.make_masks import main
+
+    assert main(["--out", str(tmp_path), "--mask", "box", "--count", "2", "--size", "16", "--preview-only"]) == 0
+    assert (tmp_path / "preview.png").is_file()
+
+
+def test_demo_bad_inputs(world, capsys):
+    from inpaintlab.demo import main
+
+    for argv, word in ((["--steps", "0"], "--steps"), (["--jobs", "0"], "--jobs"),
+                       (["--out", str(world["base"] / "a_file")], "is a file"),
+                       (["--data-root", str(world["base"] / "nowhere")], "--data-root"),
+                       (["--out", str(world["base"] / "demo"), "--reuse"], "--reuse"),
+                       (["--alphas", "1", "1"], "--alphas")):
+        before = snapshot(world["base"])
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 1
+        err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert len(err) == 1 and word in err[0], (argv, err)
+        assert snapshot(world["base"]) == before
+
+
+def test_inpaint_model_contradicting_the_checkpoint(world, tmp_path, capsys):
+    """Principle 3: ``--model crfill`` with a checkpoint that stores another model is refused with both names."""
+    import numpy as np
+    from PIL import Image
+
+    from inpaintlab.inpaint import main
+
+    Image.fromarray(np.full((28, 28), 128, np.uint8)).save(tmp_path / "i.png")
+    m = np.zeros((28, 28), np.uint8)
+    m[8:16, 8:16] = 255
+    Image.fromarray(m).save(tmp_path / "m.png")
+    io = ["--image", str(tmp_path / "i.png"), "--mask", str(tmp_path / "m.png"), "--out", str(tmp_path / "o.png")]
+    assert main(["--model", "crfill", "--weights", str(world["good"]), *io]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "crfill" in err[0] and "FullyConnectedAutoencoder" in err[0]
+    assert not (tmp_path / "o.png").exists()
+    assert main(["--weights", str(world["good"]), *io, "--quiet"]) == 0  # without --model: the stored model
+
+
+# ------------------------------------------------------------------------------------------- real console CLIs
+def test_console_one_line_once_no_traceback(world, tmp_path):
+    """Through the real entry points: the line is printed once (not also by the log handler), exit 1, no
+    traceback; an existing run folder is refused before Hydra writes into it."""
+    before = snapshot(world["base"])
+    args = [*BASE, f"data.root={world['data']}", "data.batch_size=abc", f"hydra.run.dir={tmp_path / 'new'}"]
+    res = run_cli("inpaintlab.train", args, tmp_path)
+    assert res.returncode == 1
+    lines = [x for x in res.stderr.splitlines() if "error" in x.lower()]
+    assert lines == ["inpaintlab: error: data.batch_size='abc': expected a positive integer"], res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    assert "data.batch_size" not in (tmp_path / "new" / "train.log").read_text()  # not twice via the log
+    res = run_cli("inpaintlab.train", [*BASE, f"data.root={world['data']}", f"hydra.run.dir={world['run']}"], tmp_path)
+    assert res.returncode == 1 and "already holds a run" in res.stderr and "Traceback" not in res.stderr
+    res = run_cli("inpaintlab.eval", [f"hydra.run.dir={tmp_path / 'ev'}"], tmp_path)
+    assert res.returncode == 1 and "missing mandatory value ckpt_path" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert snapshot(world["base"]) == before
