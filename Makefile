@@ -39,7 +39,7 @@ demo: $(STAMP) fashion-mnist ## train ga_mnist on Fashion-MNIST for alpha=0 and 
 	$(BIN)/inpaintlab-demo
 
 test: $(STAMP) ## run the test suite (CPU, a few minutes on 2 cores)
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not slow" --timeout 600 $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## run the slow checks too (paper-claim reproductions on small budgets)
 	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)

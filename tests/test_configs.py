@@ -9,9 +9,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from helpers import CONF_DIR, compose_config
 
-GROUPS = ["data", "mask", "trainer", "logger", "callbacks", "debug", "hparams_search", "experiment",
-          "model/generator", "model/discriminator", "model/adversarial", "model/losses"]
-OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
+GROUPS = ["data", "mask", "trainer", "logger", "callbacks", "debug", "hparams_search", "experiment", "model",
+          "model/generator", "model/discriminator", "model/adversarial", "model/losses", "model/cr", "model/phases",
+          "+eval_masks", "hydra/launcher"]
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g.lstrip("+")).glob("*.yaml"))]
+# groups whose options only make sense inside their module: composed with the config that uses them
+CONTEXT = {"model/cr": ["model=crfill"], "model/phases": ["experiment=pconv_places2"]}
 
 
 def _targets(node, path="") -> list[tuple[str, str]]:
@@ -41,7 +44,7 @@ def test_groups_are_populated():
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_targets_exist(group, option, tmp_path):
-    cfg = compose_config([f"{group}={option}"], tmp_path)
+    cfg = compose_config([*CONTEXT.get(group, []), f"{group}={option}"], tmp_path)
     body = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     for path, target in _targets(body):
         try:

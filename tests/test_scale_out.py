@@ -111,7 +111,8 @@ _CLEAR = ("SLURM_", "RANK", "LOCAL_RANK", "WORLD_SIZE", "GROUP_RANK", "MASTER_",
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    """No cluster variables from the host; Lightning's process-wide rank (set by a rank-3 Trainer) restored."""
+    """No cluster variables from the host, none left behind; Lightning's process-wide rank (set by a rank-3
+    Trainer) restored."""
     from lightning.fabric.utilities.rank_zero import rank_zero_only as fabric_rank
     from lightning.pytorch.utilities.rank_zero import rank_zero_only as pl_rank
     from lightning_utilities.core.rank_zero import rank_zero_only as utils_rank
@@ -124,6 +125,11 @@ def clean_env(monkeypatch):
     yield monkeypatch
     for f, rank in saved:
         f.rank = rank
+    # Lightning's SLURMEnvironment writes MASTER_ADDR / MASTER_PORT into os.environ itself (not through
+    # monkeypatch): left behind, a later ddp_spawn run would wait forever for a rendezvous at gpu07
+    for k in list(os.environ):
+        if k.startswith(_CLEAR):
+            del os.environ[k]
 
 
 def test_two_node_slurm_environment(tmp_path, clean_env):

@@ -150,3 +150,27 @@ def test_repr_names_parameters():
     text = repr(UnionMask([FreeFormMask(), DeepFillBoxMask()], per_batch=True))
     assert "FreeFormMask(num_strokes=[1, 3]" in text and "per_batch=True" in text
     assert math.isclose(FreeFormMask().mean_angle, 2 * math.pi / 5)
+
+
+def test_mixture_switches_type_per_batch_with_a_mask_per_sample():
+    """CR-Fill Sec. 5: one hole type per mini-batch, every sample its own mask of that type."""
+    from inpaintlab.data.masks import MixtureMask, RandomBoxMask
+
+    square = RandomBoxMask(count=(1, 1), size_ratio=(0.25, 0.5), square=True)
+    full = RandomBoxMask(count=(1, 1), size_ratio=(1.0, 1.0), square=True)  # always the whole image
+    mix = MixtureMask({"square": square, "full": full}, choose="batch")
+    kinds = []
+    for seed in range(12):
+        m = mix(6, 32, 32, torch.Generator().manual_seed(seed))
+        whole = m.flatten(1).mean(1) == 1.0
+        assert whole.all() or not whole.any()  # one type for the whole batch
+        if not whole.any():
+            assert len({tuple(x.flatten().tolist()) for x in m}) > 1  # separate masks per sample
+        kinds.append(bool(whole.all()))
+    assert 0 < sum(kinds) < len(kinds)  # both types occur across batches
+    again = mix(6, 32, 32, torch.Generator().manual_seed(3))
+    assert torch.equal(again, mix(6, 32, 32, torch.Generator().manual_seed(3)))  # seeded
+    with pytest.raises(ConfigError, match="choose"):
+        MixtureMask({"square": square}, choose="epoch")
+    one = MixtureMask({"square": square, "full": full}, choose="batch", per_batch=True)(4, 32, 32, torch.Generator().manual_seed(0))
+    assert all(torch.equal(one[0], x) for x in one)  # the option: one mask repeated over the batch

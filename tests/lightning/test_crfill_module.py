@@ -255,6 +255,21 @@ def test_official_critic_input_is_a_ones_channel():
             assert not torch.equal(ours(image, mask), reference(image, mask))
 
 
+def test_default_critics_see_the_image_only():
+    """CR-Fill Eq. 1 and 3: D(X), D(Y∘M+U) — both critics' logits do not depend on the mask."""
+    torch.manual_seed(0)
+    batch = _batch()
+    image, mask = batch["image"], batch["mask"]
+    d, d_aux = SNPatchGAN(in_channels=3, cnum=4).eval(), SNPatchGAN(in_channels=3, cnum=4).eval()
+    cr = ContextualReconstructionLoss(aux_net=CRFillAuxNet(cnum=8), discriminator=d_aux)
+    model = CRFillModule(crfill(cnum=8), {"l1": L1Loss(1.0)}, torch.optim.Adam, cr_loss=cr, discriminator=d,
+                         adversarial=HingeGANLoss(generator_form="hinge"), optimizer_d=torch.optim.Adam)
+    assert model.discriminator_mask == "none"
+    with torch.no_grad():
+        for critic in (model.discriminator, model.cr_loss.discriminator):
+            assert torch.equal(critic(image, mask), critic(image, 1 - mask))
+
+
 def test_bad_configurations_raise_clear_errors():
     gen, losses = crfill(cnum=8), {"l1": L1Loss(1.0)}
     with pytest.raises(ConfigError, match="ContextualReconstructionLoss"):
@@ -264,6 +279,12 @@ def test_bad_configurations_raise_clear_errors():
         CRFillModule(gen, losses, torch.optim.Adam, cr_loss=cr_with_critic)
     with pytest.raises(ConfigError, match="discriminator_mask"):
         CRFillModule(gen, losses, torch.optim.Adam, discriminator_mask="zeros")
+    with pytest.raises(ConfigError, match="in_channels=4 does not fit model.discriminator_mask='none'"):
+        CRFillModule(gen, losses, torch.optim.Adam, discriminator=SNPatchGAN(cnum=4),
+                     adversarial=HingeGANLoss(), optimizer_d=torch.optim.Adam)
+    with pytest.raises(ConfigError, match="expected 4"):
+        CRFillModule(gen, losses, torch.optim.Adam, discriminator=SNPatchGAN(in_channels=3, cnum=4),
+                     adversarial=HingeGANLoss(), optimizer_d=torch.optim.Adam, discriminator_mask="mask")
 
     class NoFeatures(torch.nn.Module):
         def __init__(self) -> None:
@@ -289,9 +310,10 @@ def test_experiment_configs_carry_the_paper_values(tmp_path):
     assert (m.losses.l1.source, m.losses.l1.weight) == ("output", 1.5)  # β
     assert (m.cr_loss.weight, m.cr_loss.l1_weight, m.cr_loss.softmax_scale) == (0.5, 1.5, 10.0)  # λ, β, α
     assert (m.cr_loss.normalization, m.cr_loss.disallowed) == ("cosine", "exclude")
-    assert m.adversarial.generator_form == "hinge" and m.discriminator_mask == "mask"
+    assert m.adversarial.generator_form == "hinge" and m.discriminator_mask == "none"  # Eq. 1, 3: D sees the image
+    assert m.discriminator.in_channels == m.cr_loss.discriminator.in_channels == 3
     assert m.optimizer_g.lr == m.optimizer_d.lr == 1e-4
-    assert cfg.mask._target_.endswith("MixtureMask") and cfg.mask.per_batch is True
+    assert cfg.mask._target_.endswith("MixtureMask") and cfg.mask.choose == "batch" and cfg.mask.per_batch is False
     assert cfg.data.dataset.image_size == 256 and cfg.data.dataset._target_.endswith("Places2")
     GlobalHydra.instance().clear()
     # β moves with the refinement's L1 weight (Eq. 7 reuses Eq. 3)

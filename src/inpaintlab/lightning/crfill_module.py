@@ -23,7 +23,7 @@ from inpaintlab.losses.adversarial import AdversarialLoss
 from inpaintlab.losses.base import LossTerm
 from inpaintlab.losses.contextual_reconstruction import ContextualReconstructionLoss
 
-DISCRIMINATOR_MASKS = ("mask", "ones")
+DISCRIMINATOR_MASKS = ("none", "mask", "ones")
 
 
 def _ones_mask_pre_hook(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -40,9 +40,10 @@ class CRFillModule(InpaintingModule):
 
     ``cr_loss`` (a :class:`ContextualReconstructionLoss`) owns λ (``weight``), β for the auxiliary image
     (``l1_weight``), the auxiliary network and the auxiliary critic; ``cr_loss=None`` or λ = 0 trains the
-    Baseline (the same generator without the CR term). ``discriminator_mask``: what the critics get as their
-    fourth channel — ``"mask"`` (SN-PatchGAN as in DeepFill v2, which the paper follows) or ``"ones"``
-    (official CR-Fill code). Logged: ``loss/cr`` (L_CR before λ), ``loss/cr_l1``, ``loss/cr_adv`` and the
+    Baseline (the same generator without the CR term). ``discriminator_mask``: what the critics see besides the
+    image — ``"none"`` (Eq. 1 and 3: D(X), D(Y∘M+U), the default; critics with ``in_channels=3``), ``"mask"``
+    (SN-PatchGAN's fourth channel as in DeepFill v2) or ``"ones"`` (official CR-Fill code, ``--d_mask_in`` off:
+    a channel of ones); a critic whose ``in_channels`` does not fit is refused. Logged: ``loss/cr`` (L_CR before λ), ``loss/cr_l1``, ``loss/cr_adv`` and the
     auxiliary critic's ``loss/adv_d_aux``.
     """
 
@@ -59,7 +60,7 @@ class CRFillModule(InpaintingModule):
         scheduler_d: SchedulerFactory | None = None,
         n_critic: int = 1,
         fake_input: str = "composite",
-        discriminator_mask: str = "mask",
+        discriminator_mask: str = "none",
         compile: bool | Mapping[str, Any] = False,
         channels_last: bool = False,
     ) -> None:
@@ -92,6 +93,15 @@ class CRFillModule(InpaintingModule):
             raise ConfigError(
                 f"model.discriminator_mask must be one of {DISCRIMINATOR_MASKS}, got {discriminator_mask!r}"
             )
+        channels = 3 + (discriminator_mask != "none")
+        for name, critic in (("model.discriminator", discriminator),
+                             ("model.cr_loss.discriminator", None if cr_loss is None else cr_loss.discriminator)):
+            found = getattr(critic, "in_channels", None)
+            if found is not None and int(found) != channels:
+                raise ConfigError(
+                    f"{name}.in_channels={found} does not fit model.discriminator_mask={discriminator_mask!r}: "
+                    f"expected {channels} (the image{'' if channels == 3 else ' + a ' + discriminator_mask + ' channel'})"
+                )
         self.cr_loss = cr_loss
         self.discriminator_mask = discriminator_mask
         if discriminator_mask == "ones":

@@ -92,6 +92,7 @@ class InpaintingModule(L.LightningModule):
         phases: PhaseSchedule | None = None,
         compile: bool | Mapping[str, Any] = False,
         channels_last: bool = False,
+        generator_batch: str = "last_critic",
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -108,6 +109,12 @@ class InpaintingModule(L.LightningModule):
             raise ConfigError(f"model.n_critic must be >= 1, got {n_critic}")
         if fake_input not in ("composite", "output"):
             raise ConfigError(f"model.fake_input must be 'composite' or 'output', got {fake_input!r}")
+        if generator_batch not in ("last_critic", "fresh"):
+            raise ConfigError(f"model.generator_batch must be 'last_critic' or 'fresh', got {generator_batch!r}")
+        # "fresh": WGAN-GP Alg. 1 — n_critic batches for the critic, then a batch of its own for the generator;
+        # "last_critic": the generator steps on the n_critic-th critic batch (one batch serves both)
+        self.generator_batch = generator_batch
+        self.gan_batches = 0  # batches of GAN phases seen; saved, so the fresh-batch cycle survives resume
         self.generator = generator
         self.discriminator = discriminator
         self.losses = nn.ModuleDict(dict(losses or {}))
@@ -293,9 +300,14 @@ class InpaintingModule(L.LightningModule):
         phase = self.phase
         g_step = phase.generator
         out: Mapping[str, Tensor] | None = None
-        if self.has_gan and phase.discriminator:
-            if phase.generator:
-                g_step = (self.d_steps + 1) % self.n_critic == 0
+        d_step = self.has_gan and phase.discriminator
+        if d_step and phase.generator and self.generator_batch == "fresh":
+            position = self.gan_batches % (self.n_critic + 1)  # WGAN-GP Alg. 1: critic batches, then G's own
+            d_step, g_step = position < self.n_critic, position == self.n_critic
+            self.gan_batches += 1
+        elif d_step and phase.generator:
+            g_step = (self.d_steps + 1) % self.n_critic == 0
+        if d_step:
             # the generator's graph is only needed when it steps on this batch
             with torch.set_grad_enabled(g_step), _bn_stats_kept(self.generator, not phase.generator):
                 out = self.generator_forward(image, mask)
@@ -403,6 +415,7 @@ class InpaintingModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.setdefault("inpaintlab", {})
         state["d_steps"] = self.d_steps
+        state["gan_batches"] = self.gan_batches
         if self.model_config is not None:  # the architecture: a copied .ckpt rebuilds without its run dir
             state["model_config"] = self.model_config
         if self.data_info:
@@ -419,5 +432,6 @@ class InpaintingModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("inpaintlab", {})
         self.d_steps = int(state.get("d_steps", 0))
+        self.gan_batches = int(state.get("gan_batches", 0))
         if not self.inference_options and state.get("inference_options"):  # the run's options, unless set
             self.inference_options = dict(state["inference_options"])

@@ -220,12 +220,18 @@ class UnionMask(MaskGenerator):
 class MixtureMask(MaskGenerator):
     """Each mask comes from one generator picked with the given probabilities (CR-Fill Sec. 5; LaMa Sec. 3).
 
-    ``probs`` need not sum to 1 (they are normalised, as LaMa does); one choice per sample, or one per call
-    with ``per_batch=True`` (CR-Fill switches the mask type "at every mini-batch").
+    ``probs`` need not sum to 1 (they are normalised, as LaMa does). ``choose="sample"``: a type per mask;
+    ``choose="batch"``: one type per call (= per training batch, the DataModule draws a batch's masks in one
+    call) and a separate mask of that type for each sample — CR-Fill Sec. 5, the hole type "randomly switched
+    at every mini-batch". ``per_batch=True`` instead repeats one mask over the whole batch.
     """
 
-    def __init__(self, generators, probs: Sequence[float] | Mapping[str, float] | None = None, **kwargs) -> None:
+    def __init__(self, generators, probs: Sequence[float] | Mapping[str, float] | None = None,
+                 choose: str = "sample", **kwargs) -> None:
         super().__init__(**kwargs)
+        if choose not in ("sample", "batch"):
+            raise ConfigError(f"MixtureMask: choose must be 'sample' or 'batch', got {choose!r}")
+        self.choose = choose
         self.names, self.generators = _as_named(generators, "MixtureMask")
         if probs is None:
             p = [1.0] * len(self.generators)
@@ -243,7 +249,9 @@ class MixtureMask(MaskGenerator):
         self.probs = torch.tensor(p, dtype=torch.float64) / sum(p)
 
     def _generate(self, n, height, width, g):
-        choice = torch.multinomial(self.probs, n, replacement=True, generator=g) if n else torch.zeros(0, dtype=torch.long)
+        draws = 1 if self.choose == "batch" else n
+        choice = torch.multinomial(self.probs, draws, replacement=True, generator=g) if n else torch.zeros(0, dtype=torch.long)
+        choice = choice.expand(n) if n and draws == 1 else choice
         out = None
         for k, gen in enumerate(self.generators):
             idx = (choice == k).nonzero().flatten()

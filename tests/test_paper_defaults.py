@@ -1,0 +1,117 @@
+"""Issue 19's paper defaults: gradient attention's CelebA crop, and the WGAN-GP generator batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import instantiate
+from PIL import Image
+
+from data.image_layouts import make_celeba
+from helpers import compose_config
+
+
+def test_ga_celeba_is_the_centre_128_crop_without_augmentation(tmp_path):
+    """000 Sec. 4: "128 × 128 centrally cropped images" — the centre 128² of the 178×218 face, pixel for pixel."""
+    root = make_celeba(tmp_path / "celeba")
+    for experiment in ("ga_celeba", "ga_celeba_adv"):
+        cfg = compose_config([f"experiment={experiment}"], tmp_path / "run")
+        GlobalHydra.instance().clear()
+        ds = instantiate(cfg.data.dataset)(root=root, split="train")
+        sample = ds[0]
+        image = sample["image"] if isinstance(sample, dict) else sample
+        with Image.open(root / "img_align_celeba" / "000001.jpg") as im:
+            rgb = np.asarray(im.convert("RGB"), dtype=np.float32)
+        top, left = (218 - 128) // 2, (178 - 128) // 2
+        expected = torch.from_numpy(rgb[top : top + 128, left : left + 128]).permute(2, 0, 1) / 127.5 - 1
+        assert image.shape == (3, 128, 128) and cfg.data.dataset.flip is False
+        assert torch.allclose(image, expected, atol=1e-6)
+        assert torch.equal(ds[0]["image"] if isinstance(sample, dict) else ds[0], image)  # no random flip
+
+
+class _Recording:
+    """Which batch (its constant pixel value) each critic and generator update saw."""
+
+    def __init__(self) -> None:
+        self.d: list[int] = []
+        self.g: list[int] = []
+
+
+def _recording_module(generator_batch: str, n_critic: int, log: _Recording):
+    from torch import nn
+
+    from inpaintlab.lightning import InpaintingModule
+    from inpaintlab.losses.adversarial import WGANGPLoss
+    from inpaintlab.losses.reconstruction import L1Loss
+
+    class Gen(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(2, 1, 3, padding=1)
+
+        def forward(self, x, mask):
+            return {"output": self.conv(torch.cat([x, mask], 1))}
+
+    class Critic(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.Flatten(), nn.Linear(2 * 3 * 3, 1))
+
+        def forward(self, x, mask=None):
+            return self.net(x)
+
+    class Module(InpaintingModule):
+        def discriminator_loss(self, batch, out):
+            log.d.append(int(batch["image"][0, 0, 0, 0].item()))
+            return super().discriminator_loss(batch, out)
+
+        def generator_loss(self, batch, out):
+            log.g.append(int(batch["image"][0, 0, 0, 0].item()))
+            return super().generator_loss(batch, out)
+
+    return Module(generator=Gen(), losses={"l1": L1Loss(1.0)}, optimizer_g=lambda params: torch.optim.Adam(params),
+                  discriminator=Critic(), adversarial=WGANGPLoss(weight=0.001),
+                  optimizer_d=lambda params: torch.optim.Adam(params), n_critic=n_critic,
+                  generator_batch=generator_batch)
+
+
+def _fit(module, max_steps: int, tmp_path, ckpt_path=None):
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    batches = [{"image": torch.full((1, 8, 8), float(i)), "mask": torch.ones(1, 8, 8)} for i in range(40)]
+    trainer = L.Trainer(max_steps=max_steps, accelerator="cpu", logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, enable_checkpointing=False, default_root_dir=tmp_path)
+    trainer.fit(module, DataLoader(batches, batch_size=1), ckpt_path=ckpt_path)
+    return trainer
+
+
+def test_wgan_gp_generator_update_draws_a_fresh_batch(tmp_path):
+    """WGAN-GP Alg. 1: n_critic critic batches, then the generator on a batch of its own (and global_step counts
+    generator steps); `last_critic` reuses the n_critic-th critic batch."""
+    log = _Recording()
+    trainer = _fit(_recording_module("fresh", 2, log), 3, tmp_path)
+    assert (log.d, log.g, trainer.global_step) == ([0, 1, 3, 4, 6, 7], [2, 5, 8], 3)
+    log = _Recording()
+    trainer = _fit(_recording_module("last_critic", 2, log), 3, tmp_path)
+    assert (log.d, log.g, trainer.global_step) == ([0, 1, 2, 3, 4, 5], [1, 3, 5], 3)
+
+
+def test_fresh_batch_cycle_survives_resume(tmp_path):
+    log = _Recording()
+    trainer = _fit(_recording_module("fresh", 2, log), 2, tmp_path)
+    trainer.save_checkpoint(tmp_path / "mid.ckpt")
+    resumed = _Recording()
+    _fit(_recording_module("fresh", 2, resumed), 3, tmp_path, ckpt_path=str(tmp_path / "mid.ckpt"))
+    assert len(resumed.d) == 2 and len(resumed.g) == 1  # two critic batches, then the generator's own
+
+
+def test_wgan_gp_experiments_use_the_fresh_batch(tmp_path):
+    for experiment in ("ga_celeba_adv", "deepfill_v1_places2", "deepfill_v1_celeba"):
+        cfg = compose_config([f"experiment={experiment}"], tmp_path)
+        GlobalHydra.instance().clear()
+        assert cfg.model.adversarial._target_.endswith("WGANGPLoss") and cfg.model.generator_batch == "fresh"
+    cfg = compose_config(["experiment=deepfill_v2_places2"], tmp_path)
+    GlobalHydra.instance().clear()
+    assert cfg.model.get("generator_batch", "last_critic") == "last_critic"
