@@ -293,7 +293,7 @@ def draw_grid(path: Path, images: torch.Tensor, suites: dict[str, torch.Tensor],
     import matplotlib.pyplot as plt
 
     variants = list(composites)
-    cols = ["original", "input", *variants]
+    cols = ["original", "input (hole white)", *variants]
     rows = [(s, i) for s in suites for i in range(min(n, len(images)))]
     fig, axes = plt.subplots(len(rows), len(cols), figsize=(1.3 * len(cols), 1.3 * len(rows) + 0.4), squeeze=False)
     for r, (suite, i) in enumerate(rows):
