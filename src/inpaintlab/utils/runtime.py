@@ -56,6 +56,11 @@ def user_error_message(e: BaseException) -> str | None:
         e = e.__cause__
     if isinstance(e, InpaintlabError):
         return str(e)
+    from omegaconf.errors import MissingMandatoryValue
+
+    if isinstance(e, MissingMandatoryValue):
+        key = getattr(e, "full_key", "") or ""
+        return f"missing mandatory value {key!s}: give it on the command line, e.g. {key or 'key'}=<value>"
     if isinstance(e, InstantiationException):
         return f"could not build an object from the config: {e}"
     return None
@@ -70,10 +75,11 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except Exception as e:  # noqa: BLE001 - re-raised unless it is the user's error
             msg = user_error_message(e)
-            if msg is None:
+            if msg is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
-            log.error("%s", msg)
-            print(f"\ninpaintlab: error: {msg}", file=sys.stderr)
+            # printed once, on one line (not also through the console log handler)
+            msg = " ".join(str(msg).split())
+            print(f"inpaintlab: error: {msg}", file=sys.stderr)
             raise SystemExit(1) from None
 
     return wrapper
