@@ -139,7 +139,7 @@ bench-train: $(STAMP) ## one table: s/G-iteration, img/s, peak memory, time shar
 bench-data: $(STAMP) ## masks/s of every mask generator at 256² and 512², DataLoader images/s with 0/1/2 workers
 	$(BIN)/python benchmarks/bench_data.py
 
-compare: $(STAMP) fashion-mnist ## every method side by side (CPU scale: Fashion-MNIST 64², ~30 min): compare/results.md, grid.png, bars.png
+compare: $(STAMP) fashion-mnist ## every method side by side on Fashion-MNIST 64² (11 min measured here; docs/comparison.md): compare/results.json|md, grid.png, bars.png
 	$(BIN)/inpaintlab-compare $(ARGS)
 
 clean: ## remove build artefacts and caches (keeps .venv and outputs/)
