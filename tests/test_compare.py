@@ -135,3 +135,26 @@ def test_unknown_method_is_one_clear_line(tmp_path):
     result = run_cli("inpaintlab.compare", [f"out={tmp_path}", "methods=[nope]", "reuse=true"], cwd=tmp_path)
     assert result.returncode != 0
     assert "unknown ['nope']" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_per_image_metrics_hand_computed():
+    """A 4×4 hole of a black 16×16 image filled with mid-grey (0.5 on [0, 1]): L1 in the hole 0.5, over the image
+    0.5·16/256; PSNR in the hole 10·log10(1/0.25), over the image 10·log10(256/(0.25·16)); no hole → no hole metric."""
+    import math
+
+    import torch
+
+    from inpaintlab.compare import per_image_metrics, summarise
+
+    target = -torch.ones(2, 1, 16, 16)
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[0, :, 4:8, 4:8] = 1
+    pred = target * (1 - mask)  # 0 in [-1, 1] = 0.5 on [0, 1] inside the hole
+    v = per_image_metrics(pred, target, mask, None)
+    assert v["l1_hole"][0].item() == pytest.approx(0.5) and v["l1"][0].item() == pytest.approx(0.5 * 16 / 256)
+    assert v["psnr_hole"][0].item() == pytest.approx(10 * math.log10(4), abs=1e-4)
+    assert v["psnr"][0].item() == pytest.approx(10 * math.log10(256 / 4), abs=1e-4)
+    assert v["l1"][1].item() == 0 and math.isnan(v["l1_hole"][1].item())
+    s = summarise(v)
+    assert s["l1_hole"] == pytest.approx(0.5) and s["l1"] == pytest.approx(0.5 * 16 / 256 / 2, abs=1e-5)
+    assert summarise(v, torch.tensor([False, True]))["psnr_hole"] is None

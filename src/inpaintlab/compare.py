@@ -223,6 +223,9 @@ def per_image_metrics(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
         "psnr_hole": HolePSNR.per_image(p, t, m),
         "l1_hole": HoleL1.per_image(p, t, m),
     }
+    empty = mask.flatten(1).sum(1) == 0  # no hole: no hole metrics (skipped as the metric callbacks skip them)
+    for k in ("psnr_hole", "l1_hole"):
+        out[k] = out[k].masked_fill(empty, float("nan"))
     if lpips_net is not None:
         def rgb(x: torch.Tensor) -> torch.Tensor:
             return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
@@ -247,8 +250,13 @@ def evaluate_variant(painter: Any, images: torch.Tensor, masks: torch.Tensor, ba
     return comp, {k: torch.cat(v) for k, v in values.items()}, seconds
 
 
-def summarise(values: dict[str, torch.Tensor], keep: torch.Tensor | None = None) -> dict[str, float]:
-    return {k: round(float((v if keep is None else v[keep]).double().mean()), 5) for k, v in values.items()}
+def summarise(values: dict[str, torch.Tensor], keep: torch.Tensor | None = None) -> dict[str, float | None]:
+    """Means over images (images without a hole left out of the hole metrics; None when no image counts)."""
+    out = {}
+    for k, v in values.items():
+        mean = float((v if keep is None else v[keep]).double().nanmean())
+        out[k] = None if mean != mean else round(mean, 5)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- writing
