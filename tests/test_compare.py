@@ -158,3 +158,33 @@ def test_per_image_metrics_hand_computed():
     s = summarise(v)
     assert s["l1_hole"] == pytest.approx(0.5) and s["l1"] == pytest.approx(0.5 * 16 / 256 / 2, abs=1e-5)
     assert summarise(v, torch.tensor([False, True]))["psnr_hole"] is None
+
+
+def test_freeze_suites_generators_and_mask_folders(tmp_path):
+    """A generator suite is frozen to <out>/masks/<suite> (manifest + PNGs, reproducible); a folder suite
+    (FrozenMasks node, e.g. NVIDIA's masks of one hole-ratio bin) is read at the comparison's size."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from inpaintlab.compare import freeze_suites
+
+    folder = tmp_path / "irregular"
+    folder.mkdir()
+    for i, width in enumerate((4, 12, 40)):  # hole ratios 0.0625, 0.1875, 0.625 of a 64² mask
+        m = np.zeros((64, 64), np.uint8)
+        m[:, :width] = 255
+        Image.fromarray(m).save(folder / f"{i:05d}.png")
+    c = {"size": 32, "mask_seed": 3, "suites": {
+        "boxes": {"_target_": "inpaintlab.data.masks.RandomBoxMask", "count": [1, 1], "size_ratio": [0.25, 0.5]},
+        "irregular_10_20": {"_target_": "inpaintlab.data.mask_sets.FrozenMasks", "root": str(folder), "bin": "10-20%"},
+        "off": None}}
+    with pytest.warns(UserWarning, match="resizing"):  # 64² files read at 32²
+        suites = freeze_suites(c, tmp_path / "out", 3)
+    assert list(suites) == ["boxes", "irregular_10_20"]
+    assert suites["boxes"].shape == (3, 1, 32, 32) and (tmp_path / "out/masks/boxes/manifest.json").is_file()
+    with pytest.warns(UserWarning, match="resizing"):
+        again = freeze_suites(c, tmp_path / "again", 3)
+    assert torch.equal(again["boxes"], suites["boxes"])  # same seed, same masks
+    ratios = suites["irregular_10_20"].flatten(1).mean(1)
+    assert torch.allclose(ratios, torch.tensor([12 / 64] * 3))  # only the 10-20 % file, cycled to the count
