@@ -14,7 +14,7 @@ MULTIRUN := $(if $(findstring hydra/launcher=,$(ARGS)),-m,)
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
 	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess reproduce-pconv claim-pconv \
 	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh \
-	reproduce-btgmi bench-btgmi claims-btgmi clean
+	reproduce-btgmi bench-btgmi claims-btgmi compare clean
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
@@ -138,6 +138,9 @@ bench-train: $(STAMP) ## one table: s/G-iteration, img/s, peak memory, time shar
 
 bench-data: $(STAMP) ## masks/s of every mask generator at 256² and 512², DataLoader images/s with 0/1/2 workers
 	$(BIN)/python benchmarks/bench_data.py
+
+compare: $(STAMP) fashion-mnist ## every method side by side on Fashion-MNIST 64² (11 min measured here; docs/comparison.md): compare/results.json|md, grid.png, bars.png
+	$(BIN)/inpaintlab-compare $(ARGS)
 
 clean: ## remove build artefacts and caches (keeps .venv and outputs/)
 	rm -rf build dist src/*.egg-info .pytest_cache

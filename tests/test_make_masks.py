@@ -59,7 +59,8 @@ def test_config_values_are_the_papers():
     _, bt = load_mask_config("btgmi_box")
     assert bt["count"] == [1, 2] and bt["size_ratio"] == [0.25, 0.5]
     _, cr = load_mask_config("mixture_crfill")
-    assert set(cr["generators"]) == {"square", "irregular", "object"} and cr["per_batch"] is True
+    assert set(cr["generators"]) == {"square", "irregular", "object"}
+    assert cr["choose"] == "batch" and cr["per_batch"] is False  # a type per mini-batch, a mask per sample
 
 
 def test_cli_writes_sets_manifests_and_previews(tmp_path, capsys):

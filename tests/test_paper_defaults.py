@@ -77,8 +77,9 @@ def _recording_module(generator_batch: str, n_critic: int, log: _Recording):
 
 
 def _fit(module, max_steps: int, tmp_path, ckpt_path=None):
-    import lightning as L
     from torch.utils.data import DataLoader
+
+    import lightning as L
 
     batches = [{"image": torch.full((1, 8, 8), float(i)), "mask": torch.ones(1, 8, 8)} for i in range(40)]
     trainer = L.Trainer(max_steps=max_steps, accelerator="cpu", logger=False, enable_progress_bar=False,

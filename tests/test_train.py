@@ -274,13 +274,14 @@ def test_config_typo_gives_clear_error(tmp_path):
     assert "ga_mnst" in r.stderr and "Traceback" not in r.stderr
 
 
-_NOT_CELEBA = "~data.dataset.test_count"  # ga_celeba's Table 1 re-split is a CelebA option
+# ga_celeba's Table 1 re-split and its face crop are CelebA options
+_NOT_CELEBA = ["~data.dataset.test_count", "~data.dataset.crop"]
 LAYOUT_OVERRIDES = {
     "celeba": [],
-    "places2": ["data.val_size=2", _NOT_CELEBA],
-    "places2_highres": ["data.val_size=2", _NOT_CELEBA],
-    "imagenet": ["data.val_size=2", _NOT_CELEBA],
-    "folder": ["data.val_size=2", "data.test_split=train", _NOT_CELEBA],  # a flat folder has no test/ subfolder
+    "places2": ["data.val_size=2", *_NOT_CELEBA],
+    "places2_highres": ["data.val_size=2", *_NOT_CELEBA],
+    "imagenet": ["data.val_size=2", *_NOT_CELEBA],
+    "folder": ["data.val_size=2", "data.test_split=train", *_NOT_CELEBA],  # a flat folder has no test/ subfolder
 }
 
 

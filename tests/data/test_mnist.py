@@ -84,3 +84,22 @@ def test_pad_to_32_with_background(tmp_path):
     assert padded.get_batch([0, 1])["image"].shape == (2, 1, 32, 32)
     with pytest.raises(InpaintlabError, match="pad"):
         MNISTImages(root, "train", pad=-1)
+
+
+def test_image_size_and_channels(tmp_path):
+    """image_size resamples (bilinear) as the images are read; channels=3 repeats the grey image as RGB."""
+    import torch
+
+    root = make_idx_dataset(tmp_path, n_train=4, n_test=2)
+    plain = MNISTImages(root, "test")
+    big = MNISTImages(root, "test", image_size=56, channels=3)
+    x, y = plain.get_batch([0, 1])["image"], big.get_batch([0, 1])["image"]
+    assert y.shape == (2, 3, 56, 56) and big[1]["image"].shape == (3, 56, 56)
+    assert torch.equal(big[1]["image"], y[1]) and torch.equal(y[:, 0], y[:, 2])
+    expected = torch.nn.functional.interpolate(x, size=(56, 56), mode="bilinear", align_corners=False)
+    assert torch.allclose(y[:, :1], expected.clamp(-1, 1))
+    assert big.images.shape[-1] == 28  # kept in memory at the stored size
+    with pytest.raises(InpaintlabError, match="channels"):
+        MNISTImages(root, "test", channels=2)
+    with pytest.raises(InpaintlabError, match="image_size"):
+        MNISTImages(root, "test", image_size=0)

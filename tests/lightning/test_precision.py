@@ -16,8 +16,9 @@ from helpers import compose_config
 # Families added by other papers append their entry here.
 FAMILIES = {
     "ga_fc": ("ga_mnist", 28, []),
+    # the scaler-step count below assumes one batch serves the critic and the generator (the old schedule)
     "ga_dilated_wgan_gp": ("ga_celeba_adv", 32, ["model.generator.width=0.25", "model.discriminator.image_size=32",
-                                                 "model.n_critic=2"]),
+                                                 "model.n_critic=2", "model.generator_batch=last_critic"]),
     "deepfill_v1": ("deepfill_v1_places2", 128, ["data.dataset.image_size=128", "mask.height=64", "mask.width=64",
                                                  "model.generator.cnum=8", "model.discriminator.cnum=8"]),
     "deepfill_v2": ("deepfill_v2_places2", 64, ["data.dataset.image_size=64", "model.generator.cnum=8",

@@ -107,18 +107,28 @@ class MNISTImages(Dataset):
     ``root`` holds the four IDX files (`train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`,
     `t10k-images-idx3-ubyte[.gz]`, `t10k-labels-idx1-ubyte[.gz]`). The whole split is kept in memory as uint8.
     ``pad`` adds that many background pixels (value −1, the digits' black) on every side: ``pad=2`` gives the
-    32×32 images of power-of-two generators (DCGAN) without resampling the strokes.
+    32×32 images of power-of-two generators (DCGAN) without resampling the strokes. ``image_size`` resamples
+    every image (after padding) to that side, bilinearly, when it is read (e.g. 64² for nets of that size, as
+    the method comparison uses); the split stays in memory at its stored size. ``channels=3`` repeats the grey
+    image into RGB for nets built for colour photos.
     """
 
     def __init__(self, root: str | os.PathLike, split: str = "train", variant: str = "mnist", download: bool = False,
-                 pad: int = 0):
+                 pad: int = 0, image_size: int | None = None,
+                 channels: int = 1):
         if split not in IDX_FILES:
             raise InpaintlabError(f"MNIST split must be one of {sorted(IDX_FILES)}, got {split!r}")
         if variant not in MIRRORS:
             raise InpaintlabError(f"MNIST variant must be one of {sorted(MIRRORS)}, got {variant!r}")
         if int(pad) < 0:
             raise InpaintlabError(f"MNIST pad must be >= 0 pixels, got {pad}")
+        if image_size is not None and int(image_size) < 1:
+            raise InpaintlabError(f"MNIST image_size must be >= 1 pixel, got {image_size}")
         self.root, self.split, self.variant, self.pad = Path(root), split, variant, int(pad)
+        self.image_size = int(image_size) if image_size is not None else None
+        if int(channels) not in (1, 3):
+            raise InpaintlabError(f"MNIST channels must be 1 (grey) or 3 (grey repeated as RGB), got {channels}")
+        self.channels = int(channels)
         images_stem, labels_stem = IDX_FILES[split]
         if download and not find_idx(self.root, images_stem):
             download_mnist(self.root, variant)
@@ -142,9 +152,17 @@ class MNISTImages(Dataset):
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    def _scaled(self, images: Tensor) -> Tensor:
+        """B×1×H×W uint8 → [-1, 1] float, resampled to ``image_size`` when set."""
+        x = images.float().div_(127.5).sub_(1.0)
+        if self.image_size is not None and tuple(x.shape[-2:]) != (self.image_size, self.image_size):
+            x = torch.nn.functional.interpolate(x, size=(self.image_size,) * 2, mode="bilinear",
+                                                align_corners=False).clamp_(-1.0, 1.0)
+        return x.expand(-1, 3, -1, -1).contiguous() if self.channels == 3 else x
+
     def __getitem__(self, index: int) -> dict[str, Tensor]:
-        return {"image": self.images[index].unsqueeze(0).float().div_(127.5).sub_(1.0)}
+        return {"image": self._scaled(self.images[index][None, None])[0]}
 
     def get_batch(self, indices: list[int]) -> dict[str, Tensor]:
         """A whole batch in one indexing op (the in-memory fast path of MaskedImages)."""
-        return {"image": self.images[torch.as_tensor(indices)].unsqueeze(1).float().div_(127.5).sub_(1.0)}
+        return {"image": self._scaled(self.images[torch.as_tensor(indices)].unsqueeze(1))}
