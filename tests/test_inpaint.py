@@ -196,9 +196,10 @@ def test_folder_mode_pairs_by_stem_and_reports_unpaired(tmp_path, weights):
     for stem, (h, w) in sizes.items():
         got, src, hole = _read(out / f"{stem}.png"), _read(imgs / f"{stem}.png"), _mask(h, w) > 0
         assert got.shape == (h, w, 3) and np.array_equal(got[~hole], src[~hole])
-    # existing outputs are kept unless --overwrite
+    # a rerun skips the outputs already written (kept as they are) unless --overwrite
     before = (out / "a.png").read_bytes()
-    assert _cli(*args, "--quiet") == 1 and (out / "a.png").read_bytes() == before
+    (out / "b.png").unlink()
+    assert _cli(*args, "--quiet") == 0 and (out / "a.png").read_bytes() == before and (out / "b.png").is_file()
     assert _cli(*args, "--quiet", "--overwrite") == 0
 
 
@@ -246,13 +247,14 @@ def test_mask_size_mismatch_and_missing_files(tmp_path, weights, capsys, monkeyp
     assert not out.exists()
 
 
-def test_error_mid_folder_keeps_earlier_results(tmp_path, weights):
-    """A truncated file (its header reads, its pixels do not) stops the run; results before it stay, no temp
-    files are left; run as the console script would, so the error is one line without a traceback."""
+def test_error_mid_folder_goes_on_and_rerun_skips_written(tmp_path, weights):
+    """Principle 4: a truncated file (its header reads, its pixels do not) is reported, the other pairs are
+    written (no temp files left), exit status 1; after fixing it a rerun fills only that pair. Run as the console
+    script would, so the errors carry no traceback."""
     _, path = weights["crfill"]
     imgs, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
     imgs.mkdir(), masks.mkdir()
-    for stem in ("a", "b"):
+    for stem in ("a", "b", "c"):
         Image.fromarray(_image(48, 48, 3, seed=5)).save(imgs / f"{stem}.png")
         Image.fromarray(_mask(48, 48)).save(masks / f"{stem}.png")
     data = (imgs / "b.png").read_bytes()
@@ -260,9 +262,15 @@ def test_error_mid_folder_keeps_earlier_results(tmp_path, weights):
     args = ["--model", "crfill", "--weights", path, "--image", imgs, "--mask", masks, "--out", out, *TINY]
     res = run_cli("inpaintlab.inpaint", [str(a) for a in args], cwd=tmp_path, timeout=120)
     assert res.returncode == 1
-    assert res.stderr.strip().startswith("inpaintlab-inpaint: error: cannot decode image")
-    assert "b.png" in res.stderr and "Traceback" not in res.stderr
-    assert sorted(os.listdir(out)) == ["a.png"]  # a.png written and kept; no temporary files
+    errors = [x for x in res.stderr.splitlines() if "error" in x]
+    assert errors[0].startswith("inpaintlab-inpaint: error: cannot decode image") and "b.png" in errors[0]
+    assert "1 of 3 pairs failed" in errors[-1] and "Traceback" not in res.stderr
+    assert sorted(os.listdir(out)) == ["a.png", "c.png"]  # the others written; no temporary files
+    written = {n: (out / n).stat().st_mtime_ns for n in ("a.png", "c.png")}
+    (imgs / "b.png").write_bytes(data)
+    assert _cli(*args, "--quiet") == 0
+    assert sorted(os.listdir(out)) == ["a.png", "b.png", "c.png"]
+    assert {n: (out / n).stat().st_mtime_ns for n in ("a.png", "c.png")} == written  # skipped, not redone
 
 
 def test_lightning_checkpoint_with_run_config(tmp_path, weights):

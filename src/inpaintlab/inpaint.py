@@ -28,7 +28,7 @@ import numpy as np
 
 from inpaintlab.errors import ConfigError, exit_code_of
 from inpaintlab.inference.coarse_to_fine import COARSE_MULTIPLE, coarse_to_fine, least_size, pad_multiple
-from inpaintlab.inference.files import check_jobs, pair_files
+from inpaintlab.inference.files import check_jobs, pair_files, plan_folder_jobs
 from inpaintlab.inference.inpainter import Inpainter, unwrap
 from inpaintlab.inference.loading import find_run_config, load_model, parse_model_args, pick_device
 from inpaintlab.inference.pictures import (
@@ -195,6 +195,43 @@ def _progress_bar():
     return progress
 
 
+def _fill_one(painter: Inpainter, job: tuple[Path, Path, Path], args: argparse.Namespace, device: str, say) -> None:
+    """Fill one (image, mask, output) triple; user errors raise InpaintInputError."""
+    import torch
+
+    image_path, mask_path, out_path = job
+    t = time.perf_counter()
+    img = load_image(image_path, "image")
+    mk = load_image(mask_path, "mask")
+    pic = read_picture(img, keep_layout=not args.rgb)
+    try:
+        hole = read_mask(mk)
+    except InpaintInputError as e:
+        raise InpaintInputError(f"mask {mask_path}: {e}") from None
+    check_sizes(pic.size, hole.shape[::-1], str(image_path), str(mask_path), exif_hint(img))
+    if not hole.any():
+        print(
+            f"inpaintlab-inpaint: warning: mask {mask_path} has no hole pixels (non-zero = hole); "
+            "the output equals the input",
+            file=sys.stderr,
+        )
+    try:
+        out = painter.fill_picture(pic, hole)
+    except torch.OutOfMemoryError:
+        raise InpaintInputError(
+            f"out of memory on {device} for {image_path} ({pic.size[0]}×{pic.size[1]}): try --highres, "
+            "--device cpu or a smaller image"
+        ) from None
+    icc = img.info.get("icc_profile") if pic.colour_kept and not args.rgb else None
+    write_image(out, out_path, icc)
+    say(
+        f"{image_path} → {out_path}  {pic.size[0]}×{pic.size[1]}, hole {hole.mean():.1%}, "
+        f"{time.perf_counter() - t:.2f} s"
+    )
+    img.close()
+    mk.close()
+
+
 def run(args: argparse.Namespace) -> int:
     scale = _coarse_scale(args)
     model_args = parse_model_args(args.model_arg)
@@ -206,9 +243,22 @@ def run(args: argparse.Namespace) -> int:
         options["coarse_scale"] = scale
     device = pick_device(args.device)
     jobs = pair_files(args.image, args.mask, args.out)
-    for w in check_jobs(jobs, args.overwrite, keep_layout=not args.rgb):
-        print(f"inpaintlab-inpaint: warning: {w}", file=sys.stderr)
+    folder = args.image.is_dir()
+    errors: list[str] = []
     say = (lambda *_: None) if args.quiet else print
+    if folder:
+        total = len(jobs)
+        jobs, warnings, errors, done = plan_folder_jobs(jobs, args.overwrite, keep_layout=not args.rgb)
+        if done:
+            say(f"skipping {done} of {total} pairs whose output is already in {args.out} (--overwrite redoes them)")
+    else:
+        warnings = check_jobs(jobs, args.overwrite, keep_layout=not args.rgb)
+    for w in warnings:
+        print(f"inpaintlab-inpaint: warning: {w}", file=sys.stderr)
+    for e in errors:
+        print(f"inpaintlab-inpaint: error: {e}", file=sys.stderr)
+    if not jobs:
+        return 1 if errors else 0
 
     t0 = time.perf_counter()
     painter = Inpainter.from_checkpoint(
@@ -228,37 +278,22 @@ def run(args: argparse.Namespace) -> int:
 
     if hasattr(painter.adapter, "progress") and not args.quiet:  # per-image searches (Yeh): a progress bar
         painter.adapter.progress = _progress_bar()
-    for image_path, mask_path, out_path in jobs:
-        t = time.perf_counter()
-        img = load_image(image_path, "image")
-        mk = load_image(mask_path, "mask")
-        pic = read_picture(img, keep_layout=not args.rgb)
-        try:
-            hole = read_mask(mk)
-        except InpaintInputError as e:
-            raise InpaintInputError(f"mask {mask_path}: {e}") from None
-        check_sizes(pic.size, hole.shape[::-1], str(image_path), str(mask_path), exif_hint(img))
-        if not hole.any():
-            print(
-                f"inpaintlab-inpaint: warning: mask {mask_path} has no hole pixels (non-zero = hole); "
-                "the output equals the input",
-                file=sys.stderr,
-            )
-        try:
-            out = painter.fill_picture(pic, hole)
-        except torch.OutOfMemoryError:
-            raise InpaintInputError(
-                f"out of memory on {device} for {image_path} ({pic.size[0]}×{pic.size[1]}): try --highres, "
-                "--device cpu or a smaller image"
-            ) from None
-        icc = img.info.get("icc_profile") if pic.colour_kept and not args.rgb else None
-        write_image(out, out_path, icc)
-        say(
-            f"{image_path} → {out_path}  {pic.size[0]}×{pic.size[1]}, hole {hole.mean():.1%}, "
-            f"{time.perf_counter() - t:.2f} s"
-        )
-        img.close()
-        mk.close()
+    attempted = len(jobs) + len(errors)
+    for job in jobs:
+        if not folder:
+            _fill_one(painter, job, args, device, say)
+            continue
+        try:  # folder mode: one bad pair is reported and the others go on
+            _fill_one(painter, job, args, device, say)
+        except (InpaintInputError, OSError) as e:
+            errors.append(f"{job[0].name}: {e}")
+            msg = " ".join(str(e).split())
+            print(f"inpaintlab-inpaint: error: {msg if str(job[0].name) in msg else f'{job[0]}: {msg}'}",
+                  file=sys.stderr)
+    if errors:
+        print(f"inpaintlab-inpaint: error: {len(errors)} of {attempted} pairs failed"
+              f" (listed above); the others were written — rerun to retry only these", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer, model, datamodule = objects["trainer"], objects["model"], objects["datamodule"]
     log_hyperparameters(cfg, objects)
     if cfg.get("train", True):
-        trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        try:
+            trainer.fit(model=model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        except SIGTERMException:  # last.ckpt was saved at the current step (callbacks.checkpoint)
+            print(f"inpaintlab: stopped by SIGTERM at step {trainer.global_step}; resume with "
+                  f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", file=sys.stderr)
+            raise SystemExit(143) from None
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test", False):
         ckpt = test_checkpoint(cfg, trainer)

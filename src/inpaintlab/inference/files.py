@@ -77,13 +77,32 @@ def pair_files(image: Path, mask: Path, out: Path) -> list[tuple[Path, Path, Pat
 
 
 
+def plan_folder_jobs(jobs: list[tuple[Path, Path, Path]], overwrite: bool, keep_layout: bool
+                     ) -> tuple[list[tuple[Path, Path, Path]], list[str], list[str], int]:
+    """Folder mode (docs/reliability.md, principle 4): a rerun skips the outputs already written (unless
+    ``overwrite``), and a pair that cannot be read is reported and left out instead of stopping the others.
+    Returns (jobs to run, warnings, one error line per bad pair, number skipped as already written)."""
+    todo, warnings, errors, done = [], [], [], 0
+    for job in jobs:
+        if job[2].exists() and not overwrite:
+            done += 1
+            continue
+        try:
+            warnings += check_jobs([job], overwrite, keep_layout)
+        except InpaintInputError as e:
+            errors.append(f"{job[0].name}: {e}")
+            continue
+        todo.append(job)
+    return todo, warnings, errors, done
+
+
 def check_jobs(jobs: list[tuple[Path, Path, Path]], overwrite: bool, keep_layout: bool) -> list[str]:
     """Everything that can be checked before the model loads; returns warnings."""
     warnings: list[str] = []
     existing = []
     inputs = [p.resolve() for job in jobs for p in job[:2]]
     for image, mask, out in jobs:
-        if out.resolve() in inputs:
+        if out.resolve() in inputs or out.resolve() in (image.resolve(), mask.resolve()):
             raise InpaintInputError(f"--out {out} is an input file; inputs are never overwritten")
         if out.exists():
             existing.append(out)
