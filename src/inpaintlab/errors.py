@@ -13,6 +13,10 @@ class ConfigError(InpaintlabError, ValueError):
     """A configuration value is invalid; the message names the key and what is expected."""
 
 
+class NonFiniteLossError(InpaintlabError, FloatingPointError):
+    """A loss term became NaN or inf during training; the message names the term and the step."""
+
+
 def exit_code_of(prog: str, run, *args) -> int:
     """Run an argparse CLI's ``run(*args)``; a user-facing error becomes one stderr line and status 1."""
     import sys

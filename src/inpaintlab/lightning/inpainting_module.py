@@ -93,6 +93,8 @@ class InpaintingModule(L.LightningModule):
         compile: bool | Mapping[str, Any] = False,
         channels_last: bool = False,
         generator_batch: str = "last_critic",
+        nonfinite: str = "stop",
+        max_skipped: int = 100,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -111,6 +113,12 @@ class InpaintingModule(L.LightningModule):
             raise ConfigError(f"model.fake_input must be 'composite' or 'output', got {fake_input!r}")
         if generator_batch not in ("last_critic", "fresh"):
             raise ConfigError(f"model.generator_batch must be 'last_critic' or 'fresh', got {generator_batch!r}")
+        if nonfinite not in ("stop", "skip", "off"):
+            raise ConfigError(f"model.nonfinite must be 'stop', 'skip' or 'off', got {nonfinite!r}")
+        # a NaN/inf loss: "stop" the run naming the term and step, "skip" the optimiser step (counted; the run
+        # stops after max_skipped of them), or "off" (no check: no host sync per step)
+        self.nonfinite, self.max_skipped = nonfinite, int(max_skipped)
+        self.skipped_steps = 0  # saved in checkpoints
         # "fresh": WGAN-GP Alg. 1 — n_critic batches for the critic, then a batch of its own for the generator;
         # "last_critic": the generator steps on the n_critic-th critic batch (one batch serves both)
         self.generator_batch = generator_batch
@@ -292,6 +300,26 @@ class InpaintingModule(L.LightningModule):
         found = dict(zip(names, s))
         return found.get("g"), found.get("d")
 
+    def _finite_or_skip(self, total: Tensor, logs: Mapping[str, Tensor], side: str) -> bool:
+        """Principle 6 of docs/reliability.md: False when this step must be skipped (``nonfinite=skip``); raises
+        ``NonFiniteLossError`` naming the first non-finite term and the step (``nonfinite=stop``)."""
+        if self.nonfinite == "off" or bool(torch.isfinite(total.detach()).all()):
+            return True
+        from inpaintlab.errors import NonFiniteLossError
+
+        bad = next((k for k, v in logs.items() if k.startswith("loss/") and k != "loss/total"
+                    and not bool(torch.isfinite(v).all())), "loss/total")
+        value = float(logs[bad].float().mean()) if bad in logs else float(total.float().mean())
+        where = f"{side} loss term {bad.removeprefix('loss/')!r} is {value} at step {self.global_step}"
+        if self.nonfinite == "skip" and self.skipped_steps < self.max_skipped:
+            self.skipped_steps += 1
+            log.warning("%s: step skipped (%d skipped so far, model.max_skipped=%d)", where, self.skipped_steps,
+                        self.max_skipped)
+            return False
+        hint = (f" ({self.skipped_steps} steps skipped already, model.max_skipped={self.max_skipped})"
+                if self.nonfinite == "skip" else " (model.nonfinite=skip skips such steps instead)")
+        raise NonFiniteLossError(f"{where}: stopping; lower the learning rate or check the data{hint}")
+
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         opt_g, opt_d = self._opts()
         sched_g, sched_d = self._scheds()
@@ -314,13 +342,14 @@ class InpaintingModule(L.LightningModule):
             self.toggle_optimizer(opt_d)
             d_total, d_logs = self.discriminator_loss(batch, out)
             opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(d_total)
-            with _uncounted(opt_d, active=phase.generator):  # a critic-only phase counts critic steps
-                opt_d.step()
-            if sched_d is not None:
-                sched_d.step()
+            if self._finite_or_skip(d_total, d_logs, "discriminator"):
+                self.manual_backward(d_total)
+                with _uncounted(opt_d, active=phase.generator):  # a critic-only phase counts critic steps
+                    opt_d.step()
+                if sched_d is not None:
+                    sched_d.step()
+                self.d_steps += 1
             self.untoggle_optimizer(opt_d)
-            self.d_steps += 1
             logs.update(d_logs)
         if g_step:
             if out is None:
@@ -329,10 +358,11 @@ class InpaintingModule(L.LightningModule):
                 self.toggle_optimizer(opt_g)
             total, g_logs = self.generator_loss(batch, out)
             opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(total)
-            opt_g.step()
-            if sched_g is not None:
-                sched_g.step()
+            if self._finite_or_skip(total, g_logs, "generator"):
+                self.manual_backward(total)
+                opt_g.step()
+                if sched_g is not None:
+                    sched_g.step()
             if self.has_gan:
                 self.untoggle_optimizer(opt_g)
             logs.update(g_logs)
@@ -416,6 +446,7 @@ class InpaintingModule(L.LightningModule):
         state = checkpoint.setdefault("inpaintlab", {})
         state["d_steps"] = self.d_steps
         state["gan_batches"] = self.gan_batches
+        state["skipped_steps"] = self.skipped_steps
         if self.model_config is not None:  # the architecture: a copied .ckpt rebuilds without its run dir
             state["model_config"] = self.model_config
         if self.data_info:
@@ -433,5 +464,6 @@ class InpaintingModule(L.LightningModule):
         state = checkpoint.get("inpaintlab", {})
         self.d_steps = int(state.get("d_steps", 0))
         self.gan_batches = int(state.get("gan_batches", 0))
+        self.skipped_steps = int(state.get("skipped_steps", 0))
         if not self.inference_options and state.get("inference_options"):  # the run's options, unless set
             self.inference_options = dict(state["inference_options"])

@@ -59,6 +59,7 @@ OPTIONS: list[tuple[str, str, tuple[float, float] | None, bool, str]] = [
     ("model.optimizer_g.lr", FLOAT, (0, math.inf), False, "a positive finite number"),
     ("model.optimizer_d.lr", FLOAT, (0, math.inf), False, "a positive finite number"),
     ("model.n_critic", INT, (1, math.inf), False, "a positive integer"),
+    ("model.max_skipped", INT, (0, math.inf), False, "an integer >= 0"),
     ("seed", INT, (0, 2**32 - 1), True, "an integer in [0, 2^32-1] or null"),
     ("ema_decay", FLOAT, (0, 1), True, "a number in [0, 1) or null"),
 ]
