@@ -29,7 +29,11 @@ def test_eval_masks_are_frozen_and_training_masks_are_not(idx_root):
     dm = _dm(idx_root, RandomBoxMask(size=[4, 12]))
     dm.setup()
     loader = dm.train_dataloader()
-    assert not torch.equal(next(iter(loader))["mask"], next(iter(loader))["mask"])
+    first = next(iter(loader))
+    assert not torch.equal(first["mask"][0], first["mask"][1])  # training masks differ per sample,
+    assert torch.equal(first["mask"], next(iter(loader))["mask"])  # are a function of (seed, epoch, position)
+    loader.sampler.set_epoch(1)  # (exact resume, docs/reliability.md) and change every epoch
+    assert not torch.equal(first["mask"], next(iter(loader))["mask"])
 
 
 def test_batches_and_single_items_agree(idx_root):

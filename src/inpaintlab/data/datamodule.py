@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 import lightning as L
 from inpaintlab.errors import ConfigError, InpaintlabError
@@ -32,6 +32,36 @@ def suite_prefix(trainer: Any, stage: str, dataloader_idx: int = 0) -> str:
 def frozen_seed(seed: int, index: int) -> int:
     """Seed of the evaluation mask of sample ``index``: stable across runs, workers and machines."""
     return (int(seed) * 1_000_003 + int(index)) % (2**63 - 1)
+
+
+class ResumableRandomSampler(Sampler[int]):
+    """Shuffles like ``RandomSampler``, but epoch ``e``'s order is a function of (seed, e) alone, and a resumed run
+    continues inside the epoch where the checkpoint was taken (docs/reliability.md, principle 5).
+
+    It yields *tokens* ``e·n + index``: ``MaskedImages`` reads the image ``index`` and seeds the batch's
+    training masks from the tokens, so the masks do not depend on the global RNG or on when batches are fetched.
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = int(n), int(seed), 0
+        self.resume: tuple[int, int] | None = None  # (epoch, samples already consumed in it)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(frozen_seed(self.seed, self.epoch)))
+        start = 0
+        if self.resume is not None:
+            if self.resume[0] == self.epoch:
+                start = min(self.resume[1], self.n)
+            self.resume = None
+        base = self.epoch * self.n
+        for i in order[start:].tolist():
+            yield base + i
 
 
 class IndexSubset(Dataset):
@@ -63,22 +93,26 @@ class MaskedImages(Dataset):
     """
 
     def __init__(self, images: Dataset, mask_generator: MaskGenerator, frozen: bool, seed: int = 0,
-                 mask_set: Any = None) -> None:
+                 mask_set: Any = None, seeded_batches: bool = False) -> None:
         self.images, self.mask_generator, self.frozen, self.seed = images, mask_generator, frozen, seed
         self.mask_set = mask_set  # a FrozenMasks folder: sample i gets mask i (mod the set's size)
+        # training under ResumableRandomSampler: indices are tokens e·n + i, and each batch's masks come from a
+        # generator seeded with (seed, first token): reproducible on resume, independent of the global RNG
+        self.seeded_batches = seeded_batches
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        token, index = index, index % len(self.images)
         item = dict(self.images[index])
         image = item["image"]
-        mask = self._masks([index], image.shape[-2], image.shape[-1])[0]
+        mask = self._masks([index], image.shape[-2], image.shape[-1], [token])[0]
         item["mask"] = mask.to(image.dtype)
         item["index"] = index
         return item
 
-    def _masks(self, indices: list[int], h: int, w: int) -> Tensor:
+    def _masks(self, indices: list[int], h: int, w: int, tokens: list[int] | None = None) -> Tensor:
         n = len(indices)
         if self.frozen and self.mask_set is not None:
             masks = torch.stack([self.mask_set[i % len(self.mask_set)] for i in indices])
@@ -88,6 +122,10 @@ class MaskedImages(Dataset):
                 [self.mask_generator(1, h, w, generator=torch.Generator().manual_seed(frozen_seed(self.seed, i)))
                  for i in indices]
             )
+            source = f"mask generator {type(self.mask_generator).__name__}"
+        elif self.seeded_batches and tokens:
+            g = torch.Generator().manual_seed(frozen_seed(self.seed + 1_000_033, int(tokens[0])))
+            masks = self.mask_generator(n, h, w, generator=g)
             source = f"mask generator {type(self.mask_generator).__name__}"
         else:
             masks = self.mask_generator(n, h, w)
@@ -103,12 +141,14 @@ class MaskedImages(Dataset):
     def __getitems__(self, indices: list[int]) -> dict[str, Any]:
         """Build the whole batch: one mask-generator call per training batch (so ``per_batch`` masks and
         vectorised generators work), and one indexing op for in-memory datasets (``get_batch``)."""
+        tokens = [int(i) for i in indices]
+        indices = [i % len(self.images) for i in tokens]
         if hasattr(self.images, "get_batch"):
             batch = dict(self.images.get_batch(indices))
         else:
             batch = default_collate([self.images[i] for i in indices])
         h, w = batch["image"].shape[-2:]
-        masks = self._masks(indices, h, w)
+        masks = self._masks(indices, h, w, tokens)
         batch["mask"] = masks.to(batch["image"].dtype)
         batch["index"] = torch.as_tensor(indices)
         return batch
@@ -177,6 +217,10 @@ class InpaintingDataModule(L.LightningDataModule):
         self.test_set: Dataset | None = None  # the first test suite
         self.val_sets: dict[str, Dataset] = {}
         self.test_sets: dict[str, Dataset] = {}
+        # the training order and masks: seeded from torch's seed when the loader is first built (seed_everything),
+        # saved in checkpoints with the position inside the epoch, so a resumed run continues exactly
+        self.train_seed: int | None = None
+        self._resume: tuple[int, int] | None = None
 
     def set_world_size(self, world_size: int, trainer_name: str = "the trainer") -> None:
         """Data-parallel training with ``world_size`` processes keeps the paper's global batch: each process
@@ -260,7 +304,7 @@ class InpaintingDataModule(L.LightningDataModule):
                 train, val = IndexSubset(train, perm[self.val_size :]), IndexSubset(train, perm[: self.val_size])
             else:
                 raise InpaintlabError("no validation data: set data.val_split to a split name or data.val_size > 0")
-            self.train_set = MaskedImages(train, self.mask_generator, frozen=False)
+            self.train_set = MaskedImages(train, self.mask_generator, frozen=False, seeded_batches=True)
             self.val_sets = {n: self._suite_set(val, n, self.eval_mask_seed) for n in self.val_suites}
             self.val_set = next(iter(self.val_sets.values()))
             log.info("train: %d images, val: %d images × suites %s", len(self.train_set), len(self.val_set),
@@ -273,7 +317,7 @@ class InpaintingDataModule(L.LightningDataModule):
             self.test_set = next(iter(self.test_sets.values()))
             log.info("test: %d images × suites %s", len(self.test_set), list(self.test_sets))
 
-    def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset | None, train: bool, sampler: Sampler | None = None) -> DataLoader:
         if dataset is None:
             raise InpaintlabError("the DataModule was not set up for this stage (call setup() first)")
         if len(dataset) == 0:
@@ -281,7 +325,10 @@ class InpaintingDataModule(L.LightningDataModule):
         return DataLoader(
             dataset,
             batch_size=self.process_batch_size if train else self.eval_batch_size,
-            shuffle=train,
+            shuffle=train and sampler is None,
+            sampler=sampler,
+            # the loaders' own RNG: creating an iterator never draws from torch's global RNG (exact resume)
+            generator=torch.Generator().manual_seed(self.eval_mask_seed),
             drop_last=train and len(dataset) >= self.process_batch_size,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
@@ -291,7 +338,31 @@ class InpaintingDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, train=True)
+        if self.train_set is None:
+            return self._loader(self.train_set, train=True)
+        if self.train_seed is None:
+            self.train_seed = int(torch.initial_seed()) % (2**62)
+        if isinstance(self.train_set, MaskedImages):
+            self.train_set.seed = self.train_seed
+        sampler = ResumableRandomSampler(len(self.train_set), self.train_seed)
+        if self._resume is not None:
+            sampler.resume, self._resume = self._resume, None
+        return self._loader(self.train_set, train=True, sampler=sampler)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in every checkpoint: the training order's seed and the samples consumed in the current epoch."""
+        state: dict[str, Any] = {"train_seed": self.train_seed}
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and self.train_set is not None:
+            done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+            state.update(epoch=int(trainer.current_epoch), consumed=int(done) * self.process_batch_size)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("train_seed") is not None:
+            self.train_seed = int(state["train_seed"])
+        if "epoch" in state:
+            self._resume = (int(state["epoch"]), int(state["consumed"]))
 
     def _suite_loaders(self, sets: dict[str, Dataset], fallback: Dataset | None) -> DataLoader | list[DataLoader]:
         if not sets:

@@ -63,6 +63,8 @@ class CRFillModule(InpaintingModule):
         discriminator_mask: str = "none",
         compile: bool | Mapping[str, Any] = False,
         channels_last: bool = False,
+        nonfinite: str = "stop",
+        max_skipped: int = 100,
     ) -> None:
         super().__init__(
             generator=generator,
@@ -77,6 +79,8 @@ class CRFillModule(InpaintingModule):
             fake_input=fake_input,
             compile=compile,
             channels_last=channels_last,
+            nonfinite=nonfinite,
+            max_skipped=max_skipped,
         )
         if cr_loss is not None and not isinstance(cr_loss, ContextualReconstructionLoss):
             raise ConfigError(

@@ -64,6 +64,38 @@ def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
                  for a in args)
 
 
+def rng_states() -> dict[str, Any]:
+    """torch (CPU, CUDA), numpy and Python RNG states as tensors and plain numbers (safe ``weights_only`` loads)."""
+    import random
+
+    import numpy as np
+
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        "numpy": {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "python": {"version": int(version), "internal": torch.tensor(internal, dtype=torch.int64),
+                   "gauss_next": gauss_next},
+    }
+
+
+def set_rng_states(state: Mapping[str, Any]) -> None:
+    import random
+
+    import numpy as np
+
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(v) for v in py["internal"].tolist()), py["gauss_next"]))
+
+
 class InpaintingModule(L.LightningModule):
     """Trains a generator on named, weighted loss terms, with an optional adversarial critic.
 
@@ -181,6 +213,9 @@ class InpaintingModule(L.LightningModule):
         return found
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        pending = self.__dict__.pop("_pending_rng", None)
+        if pending is not None:  # first batch after a resume: the RNG exactly as at the checkpoint
+            set_rng_states(pending)
         if self.phases is not None:
             index, phase, _ = self.phases.at(self.global_step)
             if index != self._phase_index:
@@ -447,6 +482,7 @@ class InpaintingModule(L.LightningModule):
         state["d_steps"] = self.d_steps
         state["gan_batches"] = self.gan_batches
         state["skipped_steps"] = self.skipped_steps
+        state["rng"] = rng_states()  # restored at the first batch after a resume (exact continuation)
         if self.model_config is not None:  # the architecture: a copied .ckpt rebuilds without its run dir
             state["model_config"] = self.model_config
         if self.data_info:
@@ -465,5 +501,7 @@ class InpaintingModule(L.LightningModule):
         self.d_steps = int(state.get("d_steps", 0))
         self.gan_batches = int(state.get("gan_batches", 0))
         self.skipped_steps = int(state.get("skipped_steps", 0))
+        if state.get("rng") is not None and self._trainer is not None and self.trainer.state.fn == "fit":
+            self.__dict__["_pending_rng"] = state["rng"]
         if not self.inference_options and state.get("inference_options"):  # the run's options, unless set
             self.inference_options = dict(state["inference_options"])
