@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 
 from conftest import reference_fixture
 from helpers import run_cli
@@ -440,3 +440,29 @@ def test_reference_fixture_through_the_api(model, fixture, stage2, tmp_path):
     diff = np.abs(out.astype(int) - expected.astype(int))
     assert out.shape == (256, 256, 3) and np.array_equal(out[~hole], image[~hole])
     assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+
+
+def test_exif_orientation_applied_to_photo_and_mask(tmp_path, weights, capsys):
+    """Principle 7: a photo stored sideways with EXIF orientation 6 (rotate 90° clockwise to view) and a mask drawn
+    on the upright view: the mask lands where it was drawn, the output is written upright (no tag), its known
+    pixels equal the upright photo's; an anti-aliased mask gets one warning saying how it was binarised."""
+    _, path = weights["crfill"]
+    upright = _image(40, 24, 3, seed=3)  # as the user sees it: 24 wide, 40 tall
+    stored = np.rot90(upright, k=1)  # what the camera wrote: rotate 90° clockwise to view (orientation 6)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.ascontiguousarray(stored)).save(tmp_path / "photo.jpg", exif=exif, quality=100)
+    seen = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "photo.jpg")))
+    assert seen.shape == (40, 24, 3)
+    m = np.zeros((40, 24), np.uint8)
+    m[5:15, 4:12] = 255
+    m[15, 4:12] = 128  # an anti-aliased edge
+    Image.fromarray(m).save(tmp_path / "m.png")
+    out = tmp_path / "o.png"
+    assert _run("crfill", path, tmp_path / "photo.jpg", tmp_path / "m.png", out, *TINY, "--quiet") == 0
+    got = _read(out)
+    assert got.shape == (40, 24, 3) and 0x0112 not in Image.open(out).getexif()
+    hole = m > 0
+    assert np.array_equal(got[~hole], seen[~hole])
+    err = capsys.readouterr().err
+    assert err.count("grey pixels") == 1 and "8 grey pixels" in err and "non-zero pixel = hole" in err

@@ -36,6 +36,7 @@ from inpaintlab.inference.pictures import (
     Picture,
     check_sizes,
     exif_hint,
+    grey_pixels,
     load_image,
     read_mask,
     read_picture,
@@ -209,6 +210,10 @@ def _fill_one(painter: Inpainter, job: tuple[Path, Path, Path], args: argparse.N
     except InpaintInputError as e:
         raise InpaintInputError(f"mask {mask_path}: {e}") from None
     check_sizes(pic.size, hole.shape[::-1], str(image_path), str(mask_path), exif_hint(img))
+    grey = grey_pixels(mk)
+    if grey:
+        print(f"inpaintlab-inpaint: warning: mask {mask_path} has {grey} grey pixels (anti-aliased edges?): "
+              "binarised as every non-zero pixel = hole", file=sys.stderr)
     if not hole.any():
         print(
             f"inpaintlab-inpaint: warning: mask {mask_path} has no hole pixels (non-zero = hole); "

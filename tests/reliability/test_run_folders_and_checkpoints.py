@@ -103,3 +103,18 @@ def test_nan_metric_never_becomes_best(tmp_path):
     assert cb.check_monitor_top_k(trainer, torch.tensor(float("nan"))) is False
     assert cb.check_monitor_top_k(trainer, torch.tensor(float("inf"))) is False
     assert cb.check_monitor_top_k(trainer, torch.tensor(12.0)) is True  # a first finite value is a candidate
+
+
+def test_resume_keeps_best_tracking(tmp_path):
+    """Resumed into a new folder: the old best score is the bar, the old best path stays best until beaten."""
+    from inpaintlab.callbacks.checkpoint import ModelCheckpoint
+
+    old = ModelCheckpoint(dirpath=tmp_path / "old", monitor="val/psnr", mode="max")
+    state = {**old.state_dict(), "best_model_score": torch.tensor(20.0),
+             "best_model_path": str(tmp_path / "old" / "step0000005.ckpt")}
+    cb = ModelCheckpoint(dirpath=tmp_path / "new", monitor="val/psnr", mode="max")
+    cb.load_state_dict(state)
+    trainer = SimpleNamespace(global_step=8, strategy=SimpleNamespace(reduce_boolean_decision=lambda x: x))
+    assert cb.best_model_path.endswith("step0000005.ckpt") and float(cb.best_model_score) == 20.0
+    assert cb.check_monitor_top_k(trainer, torch.tensor(19.0)) is False  # worse than the resumed best
+    assert cb.check_monitor_top_k(trainer, torch.tensor(21.0)) is True

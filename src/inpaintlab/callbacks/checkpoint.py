@@ -61,7 +61,29 @@ class ModelCheckpoint(_ModelCheckpoint):
             log.warning("%s=%s at step %d is not a number: not a candidate for the best checkpoint",
                         self.monitor, float(current), trainer.global_step)
             return False
+        resumed = getattr(self, "_resumed_best", None)
+        if current is not None and resumed is not None and not self.best_k_models:
+            # resumed into a new run folder: a new checkpoint is "best" only if it beats the resumed run's best
+            op = {"min": torch.lt, "max": torch.gt}[self.mode]
+            if not bool(op(torch.as_tensor(current).float(), torch.as_tensor(resumed).float())):
+                return False
         return super().check_monitor_top_k(trainer, current)
+
+    def load_state_dict(self, state_dict) -> None:
+        """Resume keeps best-checkpoint tracking: in a new run folder (Lightning then forgets the scores), the
+        resumed run's best score stays the bar and its best path stays ``best_model_path`` until beaten; its files
+        are never deleted by this run."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The dirpath has changed")
+            super().load_state_dict(state_dict)
+        score = state_dict.get("best_model_score")
+        if state_dict.get("dirpath", self.dirpath) != self.dirpath and score is not None:
+            self._resumed_best = torch.as_tensor(score).float()
+            self.best_model_score = self._resumed_best
+            log.info("resumed: the best %s so far is %.6g (%s)", self.monitor, float(score),
+                     state_dict.get("best_model_path"))
 
     def on_train_end(self, trainer, pl_module) -> None:
         super().on_train_end(trainer, pl_module)

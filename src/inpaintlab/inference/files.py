@@ -15,6 +15,7 @@ from inpaintlab.inference.pictures import (
     check_sizes,
     exif_hint,
     open_image,
+    oriented_size,
     save_format,
 )
 
@@ -109,7 +110,7 @@ def check_jobs(jobs: list[tuple[Path, Path, Path]], overwrite: bool, keep_layout
         fmt = save_format(out)
         im, mk = open_image(image, "image"), open_image(mask, "mask")
         with im, mk:
-            check_sizes(im.size, mk.size, str(image), str(mask), exif_hint(im))
+            check_sizes(oriented_size(im), oriented_size(mk), str(image), str(mask), exif_hint(im))
             if (
                 keep_layout
                 and fmt == "JPEG"

@@ -7,7 +7,11 @@
   become RGB(A). ``keep_layout=False`` (``--rgb``) gives 8-bit RGB. The composite is formed in integer space,
   ``out = where(hole, round(generated), input)``, so every known pixel equals the input bit for bit.
 * Masks: same width and height as the image (never resized); a pixel is a hole if any colour channel is
-  non-zero, unless it is fully transparent; any mode. Stored pixels are used as they are (no EXIF rotation).
+  non-zero, unless it is fully transparent; any mode. Grey levels (anti-aliased edges) are holes too: every
+  non-zero pixel counts, and the CLI warns once per mask with how many such pixels it met.
+* Orientation: photos and masks are read as the user sees them — an EXIF orientation tag is applied to the pixels
+  (``ImageOps.exif_transpose``), so the mask lands where it was drawn and the output is written upright
+  (no tag left to re-apply).
 """
 
 from __future__ import annotations
@@ -195,12 +199,49 @@ def open_image(path: Path, what: str):
 
 
 def load_image(path: Path, what: str):
+    """The decoded picture as the user sees it: its EXIF orientation applied to the pixels."""
     img = open_image(path, what)
     try:
         img.load()
     except (OSError, SyntaxError, ValueError) as e:
         raise InpaintInputError(f"cannot decode {what} {path}: {e}") from None
-    return img
+    return upright(img)
+
+
+def _orientation(img: Any) -> int:
+    try:
+        return int(img.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block: stored pixels as they are
+        return 1
+
+
+def upright(img: Any):
+    """``img`` with its EXIF orientation (tag 0x0112) applied to the pixels and the tag removed."""
+    if _orientation(img) == 1:
+        return img
+    from PIL import ImageOps
+
+    out = ImageOps.exif_transpose(img)
+    if out is not img:
+        img.close()
+    return out
+
+
+def oriented_size(img: Any) -> tuple[int, int]:
+    """(width, height) as displayed: swapped for the EXIF orientations that rotate by 90° (5–8)."""
+    w, h = img.size
+    return (h, w) if _orientation(img) in (5, 6, 7, 8) else (w, h)
+
+
+def grey_pixels(mask: Any) -> int:
+    """How many mask pixels are neither 0 nor full scale (anti-aliased edges); 0 for binary masks."""
+    from PIL import Image
+
+    if not isinstance(mask, Image.Image) or mask.mode in ("1",) or mask.mode.startswith("I") or mask.mode == "F":
+        return 0
+    a = np.asarray(mask.convert("LA" if mask.mode in _ALPHA_MODES else "L"))
+    values = a[..., 0] if a.ndim == 3 else a
+    return int(((values > 0) & (values < 255)).sum())
 
 
 def exif_hint(img: Any) -> str:
@@ -209,7 +250,7 @@ def exif_hint(img: Any) -> str:
     except Exception:  # noqa: BLE001 - a broken EXIF block only loses the hint
         return ""
     if orientation in (5, 6, 7, 8):
-        return " (the image has an EXIF rotation tag: the mask may have been drawn on the rotated view)"
+        return " (sizes as displayed, after the EXIF rotation tag)"
     return ""
 
 
