@@ -114,6 +114,12 @@ def build(cfg: DictConfig, fit: bool | None = None, test: bool | None = None) ->
     del ckpt, init
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
     loggers = instantiate_nodes(cfg.get("logger"), "logger")
+    from lightning.pytorch.callbacks import ProgressBar
+
+    if cfg.trainer.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
+        from inpaintlab.callbacks.progress import progress_bar
+
+        callbacks.append(progress_bar())  # "Epoch 0", not "Epoch 0/-2" (max_epochs=-1)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     if hasattr(datamodule, "set_world_size"):
         datamodule.set_world_size(data_parallel_processes(trainer), f"trainer={_trainer_name(cfg)}")

@@ -202,8 +202,12 @@ class InpaintingDataModule(L.LightningDataModule):
         self.world_size = 1
         self.process_batch_size = self.batch_size  # what each data-parallel process loads
         self.eval_batch_size = int(eval_batch_size or batch_size)
-        self.num_workers = int(num_workers)
-        self.pin_memory = pin_memory
+        # fit the machine: no more loader processes than CPU cores, pinned memory only with a GPU to copy to
+        cores = os.cpu_count() or 1
+        self.num_workers = min(int(num_workers), cores)
+        if self.num_workers < int(num_workers):
+            log.info("data.num_workers=%d capped at this machine's %d CPU cores", int(num_workers), cores)
+        self.pin_memory = bool(pin_memory) and torch.cuda.is_available()
         self.persistent_workers = persistent_workers and self.num_workers > 0
         self.prefetch_factor = prefetch_factor if self.num_workers > 0 else None
         self.splits = {"train": train_split, "val": val_split, "test": test_split}
