@@ -176,6 +176,11 @@ def _check(args: argparse.Namespace) -> Path:
         raise DemoError(f"--alphas {args.alphas}: expected distinct numbers >= 0")
     if args.data_root is not None and not Path(args.data_root).is_dir():
         raise DemoError(f"--data-root {args.data_root} is not a folder; expected Fashion-MNIST's IDX files there")
+    held = [str(out / "runs" / f"alpha_{a}") for a in args.alphas
+            if (out / "runs" / f"alpha_{a}" / "config.yaml").is_file()]
+    if held and not args.reuse:
+        raise DemoError(f"--out {out} already holds the runs {', '.join(held)}: pass --reuse to redraw them, or "
+                        "give another --out (runs are never overwritten)")
     if args.reuse:
         missing = [str(out / "runs" / f"alpha_{a}") for a in args.alphas
                    if not (out / "runs" / f"alpha_{a}" / "metrics.json").is_file()]

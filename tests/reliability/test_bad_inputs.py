@@ -53,6 +53,8 @@ def world(tmp_path_factory, idx_root):
     (base / "text.ckpt").write_text("not a checkpoint\n")
     torch.save({"weights": torch.zeros(3)}, base / "foreign.ckpt")
     (base / "a_file").write_text("x")
+    (base / "demo_done" / "runs" / "alpha_0.0").mkdir(parents=True)
+    (base / "demo_done" / "runs" / "alpha_0.0" / "config.yaml").write_text("a: finished run\n")
     return {"base": base, "data": data, "no_test": no_test, "run": run, "good": good}
 
 
@@ -225,7 +227,8 @@ def test_demo_bad_inputs(world, capsys):
                        (["--out", str(world["base"] / "a_file")], "is a file"),
                        (["--data-root", str(world["base"] / "nowhere")], "--data-root"),
                        (["--out", str(world["base"] / "demo"), "--reuse"], "--reuse"),
-                       (["--alphas", "1", "1"], "--alphas")):
+                       (["--alphas", "1", "1"], "--alphas"),
+                       (["--out", str(world["base"] / "demo_done"), "--alphas", "0"], "already holds")):
         before = snapshot(world["base"])
         with pytest.raises(SystemExit) as e:
             main(argv)
