@@ -152,8 +152,11 @@ def model_name(node: Mapping[str, Any]) -> str:
     """The released-weights name a stored generator config is (``deepfill_v1``/``deepfill_v2`` for the
     coarse-to-fine class by its convolution, ``crfill``…), else its class name."""
     name = target_name(node)
-    if name == "CoarseToFineGenerator":
-        return {"gated": "deepfill_v2", "vanilla": "deepfill_v1"}.get(str(node.get("conv_type")), name)
+    if name == "CoarseToFineGenerator":  # CR-Fill is the gated net without contextual attention
+        conv, attention = str(node.get("conv_type")), node.get("attention", True)
+        if conv == "gated":
+            return "deepfill_v2" if attention else "crfill"
+        return "deepfill_v1" if conv == "vanilla" else name
     return name
 
 

@@ -177,10 +177,10 @@ def check_checkpoint_fits(ckpt: Mapping[str, Any], model: Any, key: str, path: s
     bad = [k for k in own if k.startswith(nets) and (k not in state or tuple(state[k].shape) != tuple(own[k].shape))]
     bad += [k for k in state if str(k).startswith(nets) and k not in own]
     if bad:
-        what = f"a {theirs} model" if theirs else "another model"
-        raise ConfigError(f"{key}={path} was written by {what} ({len(bad)} network keys differ from this "
-                          f"experiment's {ours or type(model).__name__}, e.g. {bad[0]}): use the experiment that "
-                          "wrote it or another checkpoint")
+        what = f", written by a {theirs} model" if theirs else ""
+        raise ConfigError(f"{key}={path} does not match this experiment's {ours or type(model).__name__} networks "
+                          f"({len(bad)} keys differ, e.g. {bad[0]}{what}): use the experiment that wrote it or "
+                          "another checkpoint")
 
 
 def check_resume_step(ckpt: Mapping[str, Any], cfg: DictConfig, path: str | Path) -> None:
