@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from inpaintlab.errors import ConfigError
 from inpaintlab.train import build
-from inpaintlab.utils.runtime import claim_run_dir, guarded, refuse_existing_run_dir, register_resolvers, save_resolved_config
+from inpaintlab.utils.runtime import check_group_choices, claim_run_dir, guarded, refuse_existing_run_dir, register_resolvers, save_resolved_config
 
 log = logging.getLogger("inpaintlab.eval")
 register_resolvers()
@@ -168,6 +168,7 @@ def main() -> None:
     """The console entry point: a ``hydra.run.dir`` holding another run is refused before Hydra writes there."""
     import sys
 
+    check_group_choices(sys.argv[1:], "inpaintlab")
     refuse_existing_run_dir(sys.argv[1:], "inpaintlab")
     return _main()
 

@@ -275,3 +275,17 @@ def test_console_one_line_once_no_traceback(world, tmp_path):
     assert res.returncode == 1 and "missing mandatory value ckpt_path" in res.stderr
     assert "Traceback" not in res.stderr
     assert snapshot(world["base"]) == before
+
+
+@pytest.mark.parametrize("arg, words", [("experiment=ga_mnsit", ["experiment=ga_mnsit", "did you mean ga_mnist"]),
+                                        ("model/generator=nope", ["model/generator=nope", "ga_fc"]),
+                                        ("data=fashion-mnist", ["data=fashion-mnist", "fashion_mnist"])])
+def test_unknown_config_choice_is_one_line(arg, words, capsys):
+    """Before Hydra composes (its own message spans several lines): a typo in a config group's choice."""
+    from inpaintlab.utils.runtime import check_group_choices
+
+    with pytest.raises(SystemExit) as e:
+        check_group_choices([arg, "trainer=cpu", "hydra/launcher=joblib", "local=default"])
+    assert e.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and all(w in err[0] for w in words), err

@@ -78,6 +78,35 @@ def refuse_existing_run_dir(argv: list[str], prog: str = "inpaintlab") -> None:
                 raise SystemExit(1)
 
 
+def check_group_choices(argv: list[str], prog: str = "inpaintlab") -> None:
+    """``experiment=typo`` (or any config group): one line listing the choices, instead of Hydra's several."""
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    if any(a.startswith(("hydra.searchpath", "+hydra.searchpath", "--config-dir", "-cd", "--config-path", "-cp"))
+           for a in argv):
+        return  # configs from elsewhere: Hydra decides
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        key = key.lstrip("+~")
+        if (not sep or not value or "." in key or key.startswith("hydra") or "${" in value or value == "null"
+                or any(c in value for c in "()[]{}*")):
+            continue
+        group = conf / key
+        if not group.is_dir():
+            continue
+        choices = sorted(str(p.relative_to(group).with_suffix("")) for p in group.rglob("*.yaml"))
+        if not choices:  # an optional, machine-local group (conf/local)
+            continue
+        unknown = [v for v in value.split(",") if v.strip() and v.strip() not in choices]
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], choices, n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            print(f"{prog}: error: {key}={unknown[0]}: no such config in conf/{key}; {hint}choices: "
+                  f"{', '.join(choices)}", file=sys.stderr)
+            raise SystemExit(1)
+
+
 def claim_run_dir(folder: str | Path) -> None:
     """Inside the task: refuse a run folder set elsewhere (a config file) that holds another run."""
     what = held_run(folder)
