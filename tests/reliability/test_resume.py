@@ -72,3 +72,29 @@ def test_sigterm_saves_last_at_the_current_step(idx_root, tmp_path, monkeypatch)
     assert "stopped by SIGTERM at step" in res.stderr and "Traceback" not in res.stderr
     step = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["global_step"]
     assert 7 <= step <= 8
+
+
+def test_training_batches_do_not_depend_on_the_global_rng():
+    """Random augmentation and masks of a training batch are a function of (seed, tokens): the same whatever the
+    global RNG state when it is fetched (prefetching, workers, a resumed run), and the global RNG is untouched."""
+    from inpaintlab.data.datamodule import MaskedImages
+    from inpaintlab.data.masks.box import RandomBoxMask
+
+    class Augmented(torch.utils.data.Dataset):  # a random flip/offset drawn from torch's RNG, like the transforms
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, i):
+            return {"image": torch.full((1, 8, 8), float(i)) + torch.rand(1, 8, 8)}
+
+    ds = MaskedImages(Augmented(), RandomBoxMask(size=[2, 4]), frozen=False, seed=7, seeded_batches=True)
+    torch.manual_seed(1)
+    before = torch.get_rng_state()
+    a = ds.__getitems__([13, 12, 11])  # tokens of epoch 1 (n=10)
+    assert torch.equal(torch.get_rng_state(), before)  # the global RNG did not move
+    torch.manual_seed(2)
+    b = ds.__getitems__([13, 12, 11])
+    assert torch.equal(a["image"], b["image"]) and torch.equal(a["mask"], b["mask"])
+    assert a["index"].tolist() == [3, 2, 1]
+    c = ds.__getitems__([3, 2, 1])  # the same images in epoch 0: other augmentation and masks
+    assert not torch.equal(a["image"], c["image"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -105,12 +106,25 @@ class MaskedImages(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         token, index = index, index % len(self.images)
-        item = dict(self.images[index])
+        with self._augmentation_rng([token]):
+            item = dict(self.images[index])
         image = item["image"]
         mask = self._masks([index], image.shape[-2], image.shape[-1], [token])[0]
         item["mask"] = mask.to(image.dtype)
         item["index"] = index
         return item
+
+    @contextmanager
+    def _augmentation_rng(self, tokens: list[int]):
+        """Training under the resumable sampler: random crops/flips draw from torch's RNG seeded by (seed, first
+        token) and the global RNG is left as it was, so augmentation is reproducible on resume, whenever and in
+        whichever worker the batch is fetched."""
+        if not (self.seeded_batches and tokens):
+            yield
+            return
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(frozen_seed(self.seed + 2_000_003, int(tokens[0])))
+            yield
 
     def _masks(self, indices: list[int], h: int, w: int, tokens: list[int] | None = None) -> Tensor:
         n = len(indices)
@@ -143,10 +157,11 @@ class MaskedImages(Dataset):
         vectorised generators work), and one indexing op for in-memory datasets (``get_batch``)."""
         tokens = [int(i) for i in indices]
         indices = [i % len(self.images) for i in tokens]
-        if hasattr(self.images, "get_batch"):
-            batch = dict(self.images.get_batch(indices))
-        else:
-            batch = default_collate([self.images[i] for i in indices])
+        with self._augmentation_rng(tokens):
+            if hasattr(self.images, "get_batch"):
+                batch = dict(self.images.get_batch(indices))
+            else:
+                batch = default_collate([self.images[i] for i in indices])
         h, w = batch["image"].shape[-2:]
         masks = self._masks(indices, h, w, tokens)
         batch["mask"] = masks.to(batch["image"].dtype)
