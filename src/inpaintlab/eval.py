@@ -12,7 +12,14 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from inpaintlab.errors import ConfigError
 from inpaintlab.train import build
-from inpaintlab.utils.runtime import check_group_choices, claim_run_dir, guarded, refuse_existing_run_dir, register_resolvers, save_resolved_config
+from inpaintlab.utils.runtime import (
+    check_group_choices,
+    claim_run_dir,
+    guarded,
+    refuse_existing_run_dir,
+    register_resolvers,
+    save_resolved_config,
+)
 
 log = logging.getLogger("inpaintlab.eval")
 register_resolvers()

@@ -279,7 +279,6 @@ def run(args: argparse.Namespace) -> int:
         f"{painter.name}: {args.weights} on {device} ({time.perf_counter() - t0:.1f} s)"
         + (f", options {painter.adapter.settings}" if painter.adapter.settings else "")
     )
-    import torch
 
     if hasattr(painter.adapter, "progress") and not args.quiet:  # per-image searches (Yeh): a progress bar
         painter.adapter.progress = _progress_bar()

@@ -16,7 +16,15 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 import lightning as L
 from inpaintlab.errors import ConfigError
-from inpaintlab.utils.runtime import check_group_choices, claim_run_dir, guarded, refuse_existing_run_dir, instantiate_nodes, register_resolvers, save_resolved_config
+from inpaintlab.utils.runtime import (
+    check_group_choices,
+    claim_run_dir,
+    guarded,
+    instantiate_nodes,
+    refuse_existing_run_dir,
+    register_resolvers,
+    save_resolved_config,
+)
 
 log = logging.getLogger("inpaintlab.train")
 register_resolvers()
