@@ -466,3 +466,10 @@ def test_exif_orientation_applied_to_photo_and_mask(tmp_path, weights, capsys):
     assert np.array_equal(got[~hole], seen[~hole])
     err = capsys.readouterr().err
     assert err.count("grey pixels") == 1 and "8 grey pixels" in err and "non-zero pixel = hole" in err
+    # the Python API takes a PIL photo as displayed too, and leaves the caller's image as it was
+    from inpaintlab import Inpainter
+
+    photo = Image.open(tmp_path / "photo.jpg")
+    api = Inpainter.from_pretrained("crfill", path, model_args={"cnum": 8}).fill(photo, m)
+    assert api.shape == (40, 24, 3) and np.array_equal(api[~hole], seen[~hole])
+    assert photo.size == (40, 24) and photo.getexif().get(0x0112) == 6

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from inpaintlab.errors import ConfigError
 from inpaintlab.train import build
 from inpaintlab.utils.runtime import (
+    check_composes,
     check_group_choices,
     claim_run_dir,
     guarded,
@@ -176,6 +177,7 @@ def main() -> None:
     import sys
 
     check_group_choices(sys.argv[1:], "inpaintlab")
+    check_composes(sys.argv[1:], "eval", "inpaintlab")
     refuse_existing_run_dir(sys.argv[1:], "inpaintlab")
     return _main()
 

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 import lightning as L
 from inpaintlab.errors import ConfigError
 from inpaintlab.utils.runtime import (
+    check_composes,
     check_group_choices,
     claim_run_dir,
     guarded,
@@ -122,12 +123,16 @@ def build(cfg: DictConfig, fit: bool | None = None, test: bool | None = None) ->
     del ckpt, init
     callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
     loggers = instantiate_nodes(cfg.get("logger"), "logger")
-    from lightning.pytorch.callbacks import ProgressBar
+    from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 
     if cfg.trainer.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
         from inpaintlab.callbacks.progress import progress_bar
 
         callbacks.append(progress_bar())  # "Epoch 0", not "Epoch 0/-2" (max_epochs=-1)
+    if cfg.trainer.get("enable_model_summary", True) and not any(isinstance(c, ModelSummary) for c in callbacks):
+        from inpaintlab.callbacks.summary import InpaintingModelSummary
+
+        callbacks.append(InpaintingModelSummary())  # no "Total FLOPs: 0"
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     if hasattr(datamodule, "set_world_size"):
         datamodule.set_world_size(data_parallel_processes(trainer), f"trainer={_trainer_name(cfg)}")
@@ -192,7 +197,30 @@ def train(cfg: DictConfig) -> dict[str, float]:
                       if k.startswith("test/")}
             write_report(Path(ckpt) if ckpt else None, tested, suites, run_dir)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    report_offline_wandb(objects["loggers"])
     return metrics
+
+
+def report_offline_wandb(loggers: list[Any]) -> None:
+    """Finish the wandb run here when stderr is redirected: its footer (the `wandb sync` hint) comes out as plain
+    text instead of raw colour codes."""
+    if sys.stderr.isatty():
+        return
+    import contextlib
+    import io
+
+    for logger in loggers:
+        run = getattr(logger, "_experiment", None)
+        if run is None or not hasattr(run, "finish"):
+            continue
+        with contextlib.redirect_stderr(io.StringIO()) as footer:
+            run.finish()
+        import click
+
+        text = click.unstyle(footer.getvalue())
+        lines = [ln for ln in text.splitlines() if ln.strip() not in ("", "wandb:")]
+        if lines:
+            print("\n".join(lines), file=sys.stderr)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -212,6 +240,7 @@ def main() -> None:
     import sys
 
     check_group_choices(sys.argv[1:], "inpaintlab")
+    check_composes(sys.argv[1:], "train", "inpaintlab")
     refuse_existing_run_dir(sys.argv[1:], "inpaintlab")
     return _main()
 

@@ -289,3 +289,61 @@ def test_unknown_config_choice_is_one_line(arg, words, capsys):
     assert e.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and all(w in err[0] for w in words), err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["experiment=ga_mnist", "trainer.max_stepz=5"], ["trainer.max_stepz", "+trainer.max_stepz=5"]),
+    (["experiment=ga_mnist", "data.batch_size=[1,2"], ["[1,2"]),
+    (["experiment=ga_mnist", "data.batch_size==3"], ["data.batch_size==3"]),
+    (["-m", "experiment=ga_mnist", "seed=1,2", "foo=3"], ["foo", "+foo=3"]),
+])
+def test_hydra_composition_error_is_one_line(argv, words, capsys):
+    """Hydra's override-syntax and unknown-key errors (several lines from Hydra itself) become one line."""
+    from inpaintlab.utils.runtime import check_composes
+
+    with pytest.raises(SystemExit) as e:
+        check_composes(argv, "train")
+    assert e.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("inpaintlab: error:") and all(w in err[0] for w in words), err
+
+
+def test_valid_overrides_and_sweeps_compose_silently(capsys):
+    from inpaintlab.utils.runtime import check_composes
+
+    check_composes(["-m", "experiment=ga_mnist", "seed=1,2", "model.losses.inp.alpha=0,1", "~data.val_size",
+                    "hydra.job.chdir=false"], "train")
+    check_composes(["experiment=ga_mnist", "ckpt_path=x.ckpt"], "eval")
+    assert capsys.readouterr().err == ""
+
+
+def test_a_sweep_never_writes_into_an_existing_sweep_folder(world, tmp_path):
+    """The folders a sweep started in the next seconds would take already exist (another sweep's): it takes
+    <time>_1 (Hydra hands that one folder to every job) and leaves the others untouched (the job itself fails fast on a missing data root)."""
+    import datetime as dt
+
+    logs = tmp_path / "logs"
+    now = dt.datetime.now()
+    taken = [logs / "ga_mnist" / "multiruns" / (now + dt.timedelta(seconds=s)).strftime("%Y-%m-%d_%H-%M-%S")
+             for s in range(-1, 120)]
+    for folder in taken:
+        folder.mkdir(parents=True)
+        (folder / "marker").write_text("another sweep")
+    res = run_cli("inpaintlab.train", ["-m", *BASE, f"data.root={tmp_path / 'absent'}", f"paths.log_dir={logs}",
+                                       "seed=1,2"], tmp_path)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    jobs = [p.parent.relative_to(logs).as_posix() for p in logs.glob("ga_mnist/multiruns/*/*/.hydra")]
+    assert len(jobs) == 1 and jobs[0].endswith("_1/0"), jobs  # the first failing job ends the sweep
+    assert all((f / "marker").read_text() == "another sweep" and len(list(f.iterdir())) == 1 for f in taken)
+
+
+def test_redirected_console_is_plain_text(world, tmp_path):
+    """Output sent to a file: no raw colour codes (wandb's footer is finished as plain text, its sync hint kept)
+    and no "Total Flops 0" line in the model summary."""
+    res = run_cli("inpaintlab.train", [*BASE, f"data.root={world['data']}", "logger=wandb", "trainer.max_steps=1",
+                                       "test=false", f"hydra.run.dir={tmp_path / 'run'}"], tmp_path,
+                  env={"WANDB_SILENT": "false"})
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-2000:]
+    assert "\x1b[" not in out and "Total Flops" not in out and "Total FLOPs" not in out
+    assert "Total params" in out and "wandb sync " in out

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from inpaintlab.inference.adapters import Adapter, adapter_for
 from inpaintlab.inference.loading import LoadedModel, load_model
-from inpaintlab.inference.pictures import Picture, check_sizes, compose, read_mask, read_picture
+from inpaintlab.inference.pictures import Picture, as_displayed, check_sizes, compose, read_mask, read_picture
 from inpaintlab.inference.sizing import check_batch, composite_any_size, fill_any_size
 
 
@@ -135,9 +135,10 @@ class Inpainter:
     def fill(self, image: Any, mask: Any, *, keep_layout: bool = True) -> np.ndarray:
         """Fill the holes of ``image`` (PIL image or uint8/uint16 array) where ``mask`` is non-zero; known pixels
         are returned bit for bit, in the input's layout (H×W grey, H×W×2, H×W×3, H×W×4; uint8, or uint16 for
-        16-bit input; palette → RGB(A)), or 8-bit H×W×3 RGB with ``keep_layout=False``."""
-        pic = read_picture(image, keep_layout)
-        hole = read_mask(mask)
+        16-bit input; palette → RGB(A)), or 8-bit H×W×3 RGB with ``keep_layout=False``. PIL images are taken as
+        displayed: their EXIF orientation is applied (the caller's image is not changed)."""
+        pic = read_picture(as_displayed(image), keep_layout)
+        hole = read_mask(as_displayed(mask))
         check_sizes(pic.size, hole.shape[::-1])
         out = self.fill_picture(pic, hole)
         return out[..., 0] if pic.squeeze else out

@@ -227,6 +227,16 @@ def upright(img: Any):
     return out
 
 
+def as_displayed(img: Any) -> Any:
+    """A PIL image with its EXIF orientation applied, as a new image (``img`` itself is left open and unchanged);
+    anything else as it is."""
+    if not hasattr(img, "getexif") or _orientation(img) == 1:
+        return img
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(img)
+
+
 def oriented_size(img: Any) -> tuple[int, int]:
     """(width, height) as displayed: swapped for the EXIF orientations that rotate by 90° (5–8)."""
     w, h = img.size

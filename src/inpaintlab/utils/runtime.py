@@ -107,6 +107,43 @@ def check_group_choices(argv: list[str], prog: str = "inpaintlab") -> None:
             raise SystemExit(1)
 
 
+def check_composes(argv: list[str], config_name: str, prog: str = "inpaintlab") -> None:
+    """Compose the config once before Hydra runs (overrides only; nothing resolved or written), so a syntax error
+    or an unknown key is one line instead of Hydra's several; a sweep is checked at its first combination."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1" or any(a.startswith("-") and a not in ("-m", "--multirun")
+                                                        for a in argv) \
+            or any(a.lstrip("+").startswith("hydra.searchpath") for a in argv):
+        return  # --cfg, --info, -cd, extra search paths: Hydra's own modes, Hydra decides
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [a for a in argv if a not in ("-m", "--multirun")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        first = []
+        for o in parsed:
+            if o.key_or_group.startswith("hydra") or o.key_or_group.startswith("+hydra"):
+                continue
+            if o.is_sweep_override():
+                value = next(iter(o.sweep_string_iterator()), None)
+                if value is None:
+                    continue
+                first.append(f"{o.get_key_element()}={value}")
+            else:
+                first.append(o.input_line)
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
+            compose(config_name=config_name, overrides=first)
+    except Exception as e:  # noqa: BLE001 - Hydra's parse and composition errors, shown in one line
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.startswith((" ", "\t"))]
+        lines = [ln for ln in lines if not ln.startswith(("See https://", "full_key:", "object_type="))]
+        print(f"{prog}: error: {'; '.join(ln.rstrip('.') for ln in lines) or type(e).__name__}", file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def claim_run_dir(folder: str | Path) -> None:
     """Inside the task: refuse a run folder set elsewhere (a config file) that holds another run."""
     what = held_run(folder)
