@@ -1,0 +1,35 @@
+"""Helpers of the web app's tests: a photo whose hole region is magenta — a colour the grey ga_mnist fill never
+lands on, so every hole pixel must change."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+MAGENTA = (255, 0, 255)
+
+
+def make_photo(width: int = 160, height: int = 120, seed: int = 0) -> np.ndarray:
+    """A noisy RGB gradient with a magenta block in the middle third (where the tests paint the hole)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    img = np.stack([xx * 255 // max(1, width - 1), yy * 255 // max(1, height - 1), (xx + yy) % 256], -1)
+    img = np.clip(img + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
+    img[height // 3: 2 * height // 3, width // 3: 2 * width // 3] = MAGENTA
+    return img
+
+
+def png(array: np.ndarray, mode: str | None = None) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    img = Image.fromarray(array)
+    (img.convert(mode) if mode else img).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def decode(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)))
