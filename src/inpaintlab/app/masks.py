@@ -33,7 +33,11 @@ def decode_upload(data: bytes, what: str, max_side: int = DEFAULT_MAX_SIDE) -> A
         with warnings.catch_warnings():  # the size cap below is the app's guard against decompression bombs
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # PIL's own guard (over 2 × MAX_IMAGE_PIXELS) fires while opening
+        raise InpaintInputError(
+            f"the {what} is too large to decode safely: this app accepts at most {max_side} pixels on a side"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError):
         raise InpaintInputError(
             f"the {what} file is not an image this app can read: choose a PNG, JPEG, WebP, TIFF or BMP file"
         ) from None
