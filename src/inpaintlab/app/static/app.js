@@ -125,6 +125,7 @@ async function loadPhoto(file) {
   });
   $("before").src = url;
   state.photo = file;
+  $("photo-name").textContent = file.name;
   state.photoName = file.name.replace(/\.[^.]*$/, "") || "photo";
   state.width = width;
   state.height = height;
@@ -154,7 +155,7 @@ async function loadMask(file) {
   ctx.clearRect(0, 0, state.width, state.height);
   ctx.globalCompositeOperation = "source-over";
   ctx.drawImage(layer, 0, 0);
-  status("Mask loaded into the brush layer: edit it with the brush or eraser, then press Fill.");
+  status(`Mask ${file.name} loaded into the brush layer: edit it with the brush or eraser, then press Fill.`);
 }
 
 const pen = { down: false, x: 0, y: 0 };
@@ -210,6 +211,7 @@ async function fill() {
   clearError();
   state.busy = true;
   $("fill").disabled = true;
+  $("result").dataset.state = "pending";
   const started = performance.now();
   try {
     const layer = await new Promise((resolve) => $("brush").toBlob(resolve, "image/png"));
