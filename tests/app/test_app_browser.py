@@ -187,7 +187,7 @@ def _link_bytes(driver) -> np.ndarray:
 
 def test_page_in_a_real_browser(server, browser, tmp_path):
     driver = browser
-    photo = make_photo(240, 180)
+    photo = make_photo(800, 600)  # wider than its panel: the page shows it scaled, strokes map back to image pixels
     photo_path = tmp_path / "street.png"
     Image.fromarray(photo).save(photo_path)
     not_a_photo = tmp_path / "notes.png"
@@ -205,24 +205,25 @@ def test_page_in_a_real_browser(server, browser, tmp_path):
 
     # the photo
     upload.send_keys(str(photo_path))
-    _wait(driver, "the photo on the canvas", lambda d: "Photo 240×180" in d.find_element("id", "status-text").text)
+    _wait(driver, "the photo on the canvas", lambda d: "Photo 800×600" in d.find_element("id", "status-text").text)
     assert not driver.find_element("id", "error").is_displayed()  # the error went away
 
     # Fill with nothing painted: one sentence on the page
     driver.find_element("id", "fill").click()
     _error_shown(driver, "the mask covers nothing")
 
-    # paint a stroke across the magenta block (rows 60–120, columns 80–160 of the photo)
+    # paint a stroke across the magenta block (rows 200–400, columns 266–533 of the photo)
     canvas = driver.find_element("id", "brush")
     width_css = driver.execute_script("return arguments[0].getBoundingClientRect().width;", canvas)
-    scale = 240 / width_css  # image pixels per CSS pixel
-    start, end = (100 / scale, 90 / scale), (140 / scale, 90 / scale)
+    scale = 800 / width_css  # image pixels per CSS pixel
+    assert scale > 1.1, f"the 800-pixel photo is shown {width_css} px wide: the test wants it scaled down"
+    start, end = (320 / scale, 300 / scale), (480 / scale, 300 / scale)
     _draw(driver, canvas, start, end)
     _fill(driver)
     out = _download(driver)
 
     assert out.shape == photo.shape
-    dist = _segment_distance(180, 240, (start[0] * scale, start[1] * scale), (end[0] * scale, end[1] * scale))
+    dist = _segment_distance(600, 800, (start[0] * scale, start[1] * scale), (end[0] * scale, end[1] * scale))
     radius = BRUSH * scale / 2
     outside, core = dist > radius + 2, dist < radius - 2  # ±2 px: the canvas anti-aliases the stroke's rim
     np.testing.assert_array_equal(out[outside], photo[outside])  # known pixels bit-exact, through the browser
@@ -245,15 +246,15 @@ def test_page_in_a_real_browser(server, browser, tmp_path):
     _error_shown(driver, "larger than this app's limit of 1024 pixels")
     assert "previous photo is kept" in driver.find_element("id", "status-text").text
     driver.find_element("id", "clear").click()
-    _draw(driver, canvas, (90 / scale, 70 / scale), (150 / scale, 110 / scale))  # a diagonal stroke this time
+    _draw(driver, canvas, (300 / scale, 230 / scale), (500 / scale, 370 / scale))  # a diagonal stroke this time
     _fill(driver)
     again = _link_bytes(driver)
-    dist = _segment_distance(180, 240, (90, 70), (150, 110))
+    dist = _segment_distance(600, 800, (300, 230), (500, 370))
     outside, core = dist > radius + 2, dist < radius - 2
     np.testing.assert_array_equal(again[outside], photo[outside])
     assert (again != photo).any(axis=2)[core].all()
     # the first stroke was cleared: its pixels away from the second stroke are the photo's again
-    first_only = (_segment_distance(180, 240, (100, 90), (140, 90)) < radius - 2) & outside
+    first_only = (_segment_distance(600, 800, (320, 300), (480, 300)) < radius - 2) & outside
     assert first_only.any()
     np.testing.assert_array_equal(again[first_only], photo[first_only])
 
