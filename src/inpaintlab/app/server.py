@@ -53,7 +53,7 @@ from inpaintlab.inference.pictures import InpaintInputError, check_sizes, read_p
 
 PROG = "inpaintlab-app"
 STATIC = resources.files("inpaintlab.app") / "static"
-KEEP_JOBS = 16  # finished jobs (and their result PNGs) kept for the page to fetch
+KEEP_JOBS = 8  # finished jobs (and their result PNGs) kept for the page to fetch
 log = logging.getLogger("inpaintlab.app")
 
 
@@ -262,7 +262,7 @@ def create_app(models: list[Model], max_side: int = DEFAULT_MAX_SIDE):
                 painter.adapter.progress = lambda step, total: setattr(job, "progress", (step, total))
             t = time.perf_counter()
             out = png_bytes(painter.fill_picture(pic, hole), icc)
-            log.warning("filled %d×%d (hole %.1f%%) with %s in %.2f s", *pic.size, 100 * hole.mean(),
+            log.info("filled %d×%d (hole %.1f%%) with %s in %.2f s", *pic.size, 100 * hole.mean(),
                         entry.label, time.perf_counter() - t)
             return out
 
@@ -397,6 +397,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: warning: listening on {host}: anyone who can reach this machine can use the page and its "
               "models (there is no login)", file=sys.stderr)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)  # one line per fill on the console
     say(f"{PROG}: open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{args.port}/  (Ctrl+C stops)")
     uvicorn.run(app, host=host, port=args.port, log_level="warning")
     return 0
