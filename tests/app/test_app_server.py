@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -290,6 +291,14 @@ def test_cli_pairs_model_with_its_weights():
     assert [(str(e["weights"]), e["model"], e["model_args"]) for e in args.entries] == [
         ("a.pth", "crfill", []), ("b.ckpt", None, []), ("c.pth", "deepfill_v2", ["cnum=32"])]
     assert args.host == "127.0.0.1" and args.port == 7860 and args.max_side == 4096 and not args.share
+
+
+def test_model_labels_tell_same_named_files_apart():
+    from inpaintlab.app.server import short_names
+
+    assert short_names([Path("/r/a/checkpoints/last.ckpt"), Path("/r/b/checkpoints/last.ckpt"), Path("/r/x.pth")]) == [
+        "a/checkpoints/last.ckpt", "b/checkpoints/last.ckpt", "/r/x.pth"]
+    assert short_names([Path("/r/a.ckpt"), Path("/r/b.pth")]) == ["a.ckpt", "b.pth"]
 
 
 def test_cli_port_in_use_is_one_line(capsys, app_checkpoint):

@@ -65,10 +65,11 @@ class Model:
     id: str
     painter: Inpainter
     weights: Path
+    shown: str = ""  # how the page names the weights file (default: its file name)
 
     @property
     def label(self) -> str:
-        return f"{self.painter.name} — {self.weights.name}"
+        return f"{self.painter.name} — {self.shown or self.weights.name}"
 
     def options(self) -> list[dict[str, Any]]:
         """The adapter's options as page controls: name, current value (the checkpoint's stored inference
@@ -366,7 +367,19 @@ def load_models(args: argparse.Namespace, device: str, say: Callable[[str], None
         )
         models.append(Model(str(len(models)), painter, entry["weights"]))
         say(f"{PROG}: {painter.name} from {entry['weights']} on {device} ({time.perf_counter() - t:.1f} s)")
+    for model, shown in zip(models, short_names([m.weights for m in models])):
+        model.shown = shown
     return models
+
+
+def short_names(paths: list[Path]) -> list[str]:
+    """The fewest trailing path parts that tell the files apart (``last.ckpt`` twice → ``run_a/checkpoints/…``)."""
+    parts = [Path(p).resolve().parts for p in paths]
+    for k in range(1, max((len(p) for p in parts), default=1) + 1):
+        names = [str(Path(*p[-k:])) for p in parts]
+        if len(set(names)) == len(names):
+            return names
+    return [str(p) for p in paths]
 
 
 def _check_port(host: str, port: int) -> None:
