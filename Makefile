@@ -14,7 +14,7 @@ MULTIRUN := $(if $(findstring hydra/launcher=,$(ARGS)),-m,)
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
 	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess reproduce-pconv claim-pconv \
 	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh \
-	reproduce-btgmi bench-btgmi claims-btgmi compare clean
+	reproduce-btgmi bench-btgmi claims-btgmi compare clean browser app
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
@@ -22,10 +22,10 @@ help: ## list every target with one line each
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install -e ".[dev,app]"
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install inpaintlab (editable) with its dev tools
+install: $(STAMP) ## create .venv and install inpaintlab (editable) with its dev tools and the web app's extra
 
 fashion-mnist: ## install Debian's dataset-fashion-mnist (the demo's data) when it is missing
 	@if [ -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz ] || [ -f $(FMNIST_DIR)/train-images-idx3-ubyte ]; then \
@@ -35,10 +35,22 @@ fashion-mnist: ## install Debian's dataset-fashion-mnist (the demo's data) when 
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
 	fi
 
+browser: ## install Debian's chromium and chromium-driver (the web app's real-browser test) when they are missing
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+	  echo "chromium and chromedriver found in /usr/bin"; \
+	else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+app: $(STAMP) ## serve the web page on 127.0.0.1:7860: make app WEIGHTS=<run>/checkpoints/last.ckpt [ARGS='--device cuda']
+	@test -n "$(WEIGHTS)" || { echo "usage: make app WEIGHTS=<run>/checkpoints/last.ckpt [ARGS='--weights b.pth --model crfill']"; exit 1; }
+	$(BIN)/inpaintlab-app --weights $(WEIGHTS) $(ARGS)
+
 demo: $(STAMP) fashion-mnist ## train ga_mnist on Fashion-MNIST for alpha=0 and 1, evaluate, write outputs/demo/
 	$(BIN)/inpaintlab-demo
 
-test: $(STAMP) ## run the test suite (CPU, a few minutes on 2 cores)
+test: $(STAMP) browser ## run the test suite (CPU, a few minutes on 2 cores; the web app's test drives headless chromium)
 	$(BIN)/python -m pytest -q -m "not slow" --timeout 600 $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## run the slow checks too (paper-claim reproductions on small budgets)
