@@ -442,7 +442,7 @@ class InpaintingModule(L.LightningModule):
     def _eval_step(self, batch: Mapping[str, Tensor], stage: str, dataloader_idx: int = 0) -> dict[str, Tensor]:
         from inpaintlab.data.datamodule import suite_prefix
 
-        image, mask = batch["image"], batch["mask"]
+        image = batch["image"]
         out = dict(self.forward_batch(batch))
         _, logs = self._reconstruction_only(batch, out)  # losses on the generator's raw outputs
         prefix = suite_prefix(self._trainer, stage, dataloader_idx)  # "test/" or "test/<suite>/"
