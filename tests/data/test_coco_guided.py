@@ -109,3 +109,18 @@ def test_datamodule_with_dataset_masks(coco_root):
     assert batch["composite"].shape == (4, 3, 32, 32) and batch["mask"].shape == (4, 1, 32, 32)
     assert batch["foreground"].shape == (4, 1, 32, 32)
     assert np.isclose(float(batch["mask"].max()), 1.0)
+
+
+def test_preview_grid(coco_root, tmp_path, capsys):
+    from PIL import Image
+
+    from inpaintlab.make_guided import main
+
+    out = tmp_path / "grid.png"
+    assert main(["--root", str(coco_root), "--split", "val2017", "--preview", str(out), "--n", "2", "--size", "32",
+                 "--min-area", "50"]) == 0
+    assert Image.open(out).size == (4 * 34 + 2, 2 * 34 + 2)
+    assert "2 images without a usable object skipped" in capsys.readouterr().out
+    assert main(["--root", str(tmp_path / "nowhere"), "--preview", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "instances_val2017.json" in err

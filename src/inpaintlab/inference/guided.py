@@ -20,7 +20,7 @@ from inpaintlab.inference.adapters import Adapter, register_adapter
 from inpaintlab.inference.sizing import mirror_pad
 from inpaintlab.models.btgmi import GuidedBTGMIGenerator
 
-__all__ = ["GuidedAdapter", "guided_result"]
+__all__ = ["GuidedAdapter", "box_foreground", "guided_result"]
 
 
 def guided_result(output: Tensor, harmonized: Tensor, composite: Tensor, box: Tensor, foreground: Tensor) -> Tensor:
@@ -55,3 +55,20 @@ class GuidedAdapter(Adapter):
         """Plain inpainting (no guide): the hole zeroed, no foreground."""
         out = self.generator(image * (1.0 - mask), torch.cat([mask, torch.zeros_like(mask)], 1))
         return out["output"]
+
+
+@torch.no_grad()
+def box_foreground(detector: torch.nn.Module, crop: Tensor, threshold: float = 0.5) -> Tensor:
+    """Sec. 4.4: the object's foreground in the user's box, class-agnostic ("only considers the foreground/background
+    classification"): torchvision Mask R-CNN on the box crop (3×h×w RGB in [0, 1]), the highest-scoring instance
+    whatever its class, its soft mask > ``threshold``. Returns h×w bool."""
+    from inpaintlab.inference.pictures import InpaintInputError
+
+    det = detector([crop])[0]
+    if det["scores"].numel() == 0:
+        raise InpaintInputError("Mask R-CNN found no object inside the box: pass its foreground with --object-mask")
+    best = int(det["scores"].argmax())
+    mask = det["masks"][best, 0] > threshold
+    if not bool(mask.any()):
+        raise InpaintInputError("Mask R-CNN's best instance in the box has an empty mask: pass --object-mask")
+    return mask
