@@ -121,6 +121,9 @@ reproduce-btgmi: $(STAMP) ## BTGMI at paper scale: Places2/CelebA/COCO 256², Pl
 reproduce-btgmi-guided: $(STAMP) ## BTGMI Sec. 4.4: joint inpainting + harmonization on COCO composites (COCO_ROOT with annotations/)
 	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=btgmi_guided_coco $(ARGS)
 
+claim-btgmi-guided: $(STAMP) fashion-mnist ## BTGMI Sec. 4.4 check: harmonization L1 in the object, model vs paste, into experiments/btgmi/README.md
+	$(BIN)/python experiments/btgmi/guided_check.py $(ARGS)
+
 bench-btgmi: $(STAMP) ## BTGMI step time (head, head+3 blocks) and PPL / MSPAL shares, into experiments/btgmi/README.md
 	$(BIN)/python benchmarks/bench_btgmi.py $(ARGS)
 
