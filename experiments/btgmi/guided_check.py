@@ -62,7 +62,7 @@ def make_layout(root: Path, fmnist: str, n_train: int, n_val: int, seed: int = 0
     for split, n in (("train2017", n_train), ("val2017", n_val)):
         (root / split).mkdir(parents=True, exist_ok=True)
         images, anns = [], []
-        for i in range(n):
+        for _ in range(n):
             tint = rng.uniform(0.15, 1.0, 3)  # the scene's light colour T
             noise = np.asarray(Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).resize(
                 (SIZE, SIZE), Image.BILINEAR), dtype=np.float64) / 255.0
