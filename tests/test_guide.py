@@ -132,3 +132,40 @@ def test_box_foreground_takes_the_highest_scoring_instance_whatever_its_class():
     assert fg.dtype == torch.bool and fg[4:].all() and not fg[:4].any()
     with pytest.raises(InpaintInputError, match="no object"):
         box_foreground(_Detector([], torch.zeros(0, 1, 8, 8)), torch.rand(3, 8, 8))
+
+
+def test_trained_experiment_checkpoint_guides(tmp_path, tmp_path_factory):
+    """experiment=btgmi_guided_coco trained a few steps on a tiny COCO layout; its checkpoint drives inpaintlab-guide."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from helpers import CPU_CLAMP, compose_config
+    from inpaintlab.train import train
+    from layouts import _image_layouts
+
+    root = _image_layouts().make_coco_objects(tmp_path_factory.mktemp("coco_guide"))
+    GlobalHydra.instance().clear()
+    try:
+        cfg = compose_config(["experiment=btgmi_guided_coco", f"data.root={root}", "logger=csv", "data.batch_size=4",
+                              "data.eval_batch_size=4", *CPU_CLAMP, "trainer.max_steps=2", "data.val_size=2",
+                              "data.dataset.image_size=32", "data.dataset.min_area=50", "btgmi.head_steps=1",
+                              "btgmi.block_steps=1", "model.generator.channels=[8,16,16]",
+                              "model.discriminator.ndf=8", "model.losses.ppl.pretrained=false",
+                              "model.losses.ppl.crop_size=32"], tmp_path / "run")
+        metrics = train(cfg)
+    finally:
+        GlobalHydra.instance().clear()
+    assert {"test/l1_hole", "test/paste/l1_hole", "test/inpainted/l1_hole"} <= set(metrics)
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(tmp_path / "i.png")
+    Image.fromarray(rng.integers(0, 256, (36, 30, 3), dtype=np.uint8)).save(tmp_path / "g.png")
+    mask = np.zeros((12, 10), np.uint8)
+    mask[3:9, 2:8] = 1
+    Image.fromarray(mask * 255).save(tmp_path / "m.png")
+    assert main(["--weights", str(ckpt), "--image", str(tmp_path / "i.png"), "--guide", str(tmp_path / "g.png"),
+                 "--box", "5,6,10,12", "--at", "30,20", "--out", str(tmp_path / "o.png"),
+                 "--object-mask", str(tmp_path / "m.png")]) == 0
+    out, image = np.asarray(Image.open(tmp_path / "o.png")), np.asarray(Image.open(tmp_path / "i.png"))
+    box = np.zeros((40, 48), bool)
+    box[20:32, 30:40] = True
+    assert np.array_equal(out[~box], image[~box])
