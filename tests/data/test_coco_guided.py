@@ -124,3 +124,14 @@ def test_preview_grid(coco_root, tmp_path, capsys):
     assert main(["--root", str(tmp_path / "nowhere"), "--preview", str(out)]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "instances_val2017.json" in err
+
+
+def test_unreadable_image_is_skipped_and_counted(tmp_path):
+    root = make_coco_objects(tmp_path / "coco")
+    first = sorted((root / "val2017").iterdir())[0]
+    first.write_bytes(first.read_bytes()[:100])  # truncated
+    ds = CocoGuided(root, "val2017", image_size=32, min_area=50)
+    with pytest.warns(UserWarning, match="skipping unreadable image"):
+        items = [MaskedImages(ds, None, frozen=True)[k] for k in range(len(ds))]
+    assert ds.num_skipped == 1 and all(it["path"] != str(first) for it in items)
+    assert all(it["guide_path"] != str(first) for it in items)

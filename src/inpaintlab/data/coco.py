@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from inpaintlab.data.guided import synthesize_guided
+from inpaintlab.data.images import UnreadableImagesError
 from inpaintlab.data.transforms import _hw, load_image, to_tensor
 from inpaintlab.errors import ConfigError, DatasetNotFoundError
 
@@ -80,6 +82,7 @@ class CocoGuided(Dataset):
         colour_transfer: bool = True,
         train: bool | None = None,
         limit: int | None = None,
+        max_consecutive_failures: int = 50,
     ) -> None:
         self.root = Path(os.path.expandvars(os.path.expanduser(str(root))))
         self.split = split
@@ -121,6 +124,9 @@ class CocoGuided(Dataset):
             self.index = self.index[: int(limit)]
         log.info("COCO %s: %d images with a usable object; %d images without one skipped (min_area=%g, "
                  "max_box_fraction=%g)", split, len(self.index), self.num_without_objects, min_area, max_box_fraction)
+        self.max_consecutive_failures = int(max_consecutive_failures)
+        # shared memory: DataLoader workers mark bad files in the same bitmap (as ImageFiles)
+        self._bad = torch.zeros(len(self.images), dtype=torch.uint8).share_memory_()
         if not self.index:
             raise DatasetNotFoundError(
                 f"COCO split {split!r} at {self.root}: none of its {len(self.images)} images has an object with "
@@ -178,24 +184,61 @@ class CocoGuided(Dataset):
         ox = int(torch.randint(x.shape[2] - tw + 1, (), generator=g))
         return x[:, oy:oy + th, ox:ox + tw].contiguous()
 
+    # ------------------------------------------------------------------ bad files
+    @property
+    def num_skipped(self) -> int:
+        """Images found unreadable (or not matching their annotation) so far, by any worker."""
+        return int(self._bad.sum())
+
+    def _skip(self, i: int, err: Exception) -> None:
+        if not self._bad[i]:
+            self._bad[i] = 1
+            warnings.warn(f"CocoGuided: skipping unreadable image {self.images[i]['path']} ({type(err).__name__}: "
+                          f"{err}); {self.num_skipped} skipped so far", stacklevel=3)
+
+    def _guide(self, i: int, g: torch.Generator) -> tuple[Tensor, int]:
+        """A random other image of the split (any other, when the split has one), resized and cropped."""
+        others = len(self.images) - 1
+        for _ in range(self.max_consecutive_failures + 1):
+            j = int(torch.randint(others, (), generator=g)) if others > 0 else 0
+            j = j + 1 if others > 0 and j >= i else j
+            if self._bad[j]:
+                continue
+            try:
+                return self._load_guide(j, g), j
+            except Exception as e:  # noqa: BLE001 - a bad guide file must not stop training
+                self._skip(j, e)
+        raise UnreadableImagesError(f"CocoGuided: no readable guide image found in {self.max_consecutive_failures} "
+                                    f"draws ({self.num_skipped} of {len(self.images)} images skipped)")
+
     # ------------------------------------------------------------------ samples
     def __getitem__(self, index: int) -> dict[str, Any]:
+        """Sample ``index``; an unreadable image (or one whose size contradicts its annotation) is skipped, warned
+        about once and counted (``num_skipped``): the next index is used, as ``ImageFiles`` does."""
         n = len(self.index)
         if not -n <= index < n:
             raise IndexError(f"CocoGuided: index {index} out of range for {n} images")
-        i = self.index[index % n]
         # one generator per sample, seeded from torch's RNG (seeded per token / index by the DataModule)
         g = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ())))
-        image, obj, path = self._load_with_object(i, g)
-        if not bool((obj > 0).any()):  # the crop lost the object (only for objects thinner than a pixel)
-            obj = torch.zeros_like(obj)
-            obj[:, self.size[0] // 2, self.size[1] // 2] = 1
-        others = len(self.images) - 1
-        j = int(torch.randint(others, (), generator=g)) if others > 0 else 0
-        j = j + 1 if others > 0 and j >= i else j  # any other image of the split
-        guide = self._load_guide(j, g)
-        sample = synthesize_guided(image, obj, guide, g, self.margin, self.colour_transfer)
-        return {"image": image, **sample, "path": path, "guide_path": self.images[j]["path"]}
+        for step in range(min(n, self.max_consecutive_failures + 1)):
+            i = self.index[(index + step) % n]
+            if self._bad[i]:
+                continue
+            try:
+                image, obj, path = self._load_with_object(i, g)
+            except Exception as e:  # noqa: BLE001 - one bad file must not stop training
+                self._skip(i, e)
+                continue
+            if not bool((obj > 0).any()):  # the crop lost the object (only for objects thinner than a pixel)
+                obj = torch.zeros_like(obj)
+                obj[:, self.size[0] // 2, self.size[1] // 2] = 1
+            guide, j = self._guide(i, g)
+            sample = synthesize_guided(image, obj, guide, g, self.margin, self.colour_transfer)
+            return {"image": image, **sample, "path": path, "guide_path": self.images[j]["path"]}
+        raise UnreadableImagesError(
+            f"CocoGuided: {self.max_consecutive_failures} unreadable images in a row after index {index}; "
+            f"{self.num_skipped} of {len(self.images)} images skipped so far"
+        )
 
 
 def write_annotations(path: str | os.PathLike, images: list[dict[str, Any]], annotations: list[dict[str, Any]],
