@@ -99,3 +99,7 @@ def test_eval_outputs_combine_harmonized_object_and_inpainted_background():
         odd = adapter.guide(batch["composite"][..., :30, :29], box[..., :30, :29], fg[..., :30, :29])
     assert odd.shape == (2, 3, 30, 29)
     assert torch.equal(guided_result(out["output"], out["harmonized"], batch["composite"], box, fg), final)
+    # without a guide (module(image, mask), Inpainter.fill): plain inpainting, known pixels kept
+    with torch.no_grad():
+        plain = module(batch["image"], box)["composite"]
+        assert torch.equal(plain, adapter.fill(batch["image"], box) * box + batch["image"] * (1 - box))

@@ -41,6 +41,11 @@ class GuidedBTGMIModule(BTGMIModule):
             raise ConfigError("the guided BTGMI model needs a two-output generator (model/generator=btgmi_guided)")
         return out
 
+    def generator_forward(self, image: Tensor, mask: Tensor) -> Mapping[str, Tensor]:
+        """Plain inpainting without a guide (``module(image, mask)``, predict): the hole zeroed, no foreground — as
+        ``GuidedAdapter.fill``."""
+        return self.generator(image * (1.0 - mask), torch.cat([mask, torch.zeros_like(mask)], 1).to(image.dtype))
+
     def eval_outputs(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> dict[str, Tensor]:
         from inpaintlab.inference.guided import guided_result
 
