@@ -64,8 +64,9 @@ class CocoGuided(Dataset):
     Geometry: I is resized (shorter side to the crop size, bilinear; its object mask nearest) and cropped to
     ``image_size`` — at random among crops that contain the object's box (training), or centred on it
     (evaluation) — and flipped at random when ``flip`` (training); I_g is resized and cropped at random. Every
-    draw comes from one ``torch.Generator`` seeded from torch's RNG, which the DataModule seeds per sample token
-    (training: epoch and index) and per index (validation, test), so samples are reproducible.
+    draw comes from one ``torch.Generator`` seeded from torch's RNG, which the DataModule seeds per training batch
+    from its sample tokens (epoch·n + index: reproducible on resume, another composite each epoch) and per index
+    for validation and test (the same composites every run).
     ``margin``: the box's margin around the object, per side, as a fraction of its size (drawn in [low, high]).
     """
 
