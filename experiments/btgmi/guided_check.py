@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if not args.no_write and README.is_file():
         readme = README.read_text()
         if START in readme and END in readme:
-            readme = re.sub(re.escape(START) + ".*?" + re.escape(END), f"{START}\n{text}\n{END}", readme, flags=re.S)
+            readme = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{text}\n{END}", readme,
+                            flags=re.S)
             README.write_text(readme)
     return results
 
