@@ -35,3 +35,20 @@ def test_cached_weights_load(monkeypatch, tmp_path):
     torch.save(ref.state_dict(), path)
     net = torchvision_backbone("alexnet")
     assert torch.equal(net.features[0].weight, ref.features[0].weight)
+
+
+def test_maskrcnn_never_downloads_and_names_the_missing_file(monkeypatch, tmp_path):
+    from inpaintlab.utils.backbones import maskrcnn, maskrcnn_weights_file
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
+
+    def no_download(*a, **k):
+        raise AssertionError("Mask R-CNN weights must never be downloaded")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
+    with pytest.raises(ConfigError) as err:
+        maskrcnn()
+    msg = str(err.value)
+    assert "\n" not in msg and "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth" in msg and str(tmp_path) in msg
+    assert maskrcnn_weights_file().parent == tmp_path / "hub" / "checkpoints"

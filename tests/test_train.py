@@ -88,6 +88,9 @@ EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     **{e: [o for o in _BTGMI_CLAMP if e not in ("btgmi_l2", "btgmi_vgg") or ".ppl." not in o]
           + (["model.losses.vgg.pretrained=false"] if e == "btgmi_vgg" else [])
        for e in EXPERIMENTS if e.startswith("btgmi_")},
+    # Sec. 4.4's guided composites: the tiny COCO layout's objects are a few hundred pixels (both PPL terms follow
+    # model.losses.ppl's clamps)
+    "btgmi_guided_coco": [*_BTGMI_CLAMP, "data.dataset.min_area=50"],
 }
 
 

@@ -137,9 +137,77 @@ def make_coco(root: Path, seed: int = 0) -> Path:
     return root
 
 
+def make_coco_objects(root: Path, seed: int = 0, n_train: int = 10, n_val: int = 4) -> Path:
+    """COCO 2017 with instance annotations: train2017/, val2017/ (PNG, lossless, so object colours are exact) and
+    annotations/instances_{train,val}2017.json as pycocotools reads them. Each image holds one coloured ellipse
+    object on a smooth background; objects alternate polygon, compressed RLE and uncompressed RLE segmentations.
+    In each split the last image has no annotation and the one before it only a tiny (area 4) object: neither
+    has a usable object."""
+    from pycocotools import mask as mask_utils
+
+    from inpaintlab.data.coco import write_annotations
+
+    rng = np.random.default_rng(seed)
+    ann_id = 1
+    for split, n in (("train2017", n_train), ("val2017", n_val)):
+        images, anns = [], []
+        for i in range(n):
+            w, h = 96 + 8 * (i % 3), 80
+            bg = np.asarray(smooth_image(rng, w, h), dtype=np.uint8).copy()
+            img_id = 1000 * (split == "val2017") + i + 1
+            name = f"{img_id:012d}.png"
+            images.append({"id": img_id, "file_name": name, "width": w, "height": h})
+            yy, xx = np.mgrid[0:h, 0:w]
+            if i == n - 1:  # no annotation at all
+                _save(Image.fromarray(bg), root / split / name)
+                continue
+            if i == n - 2:  # only a 2×2 object: below any sensible min_area
+                bg[10:12, 10:12] = (255, 0, 0)
+                anns.append({"id": ann_id, "image_id": img_id, "category_id": 1, "iscrowd": 0, "area": 4.0,
+                             "bbox": [10.0, 10.0, 2.0, 2.0], "segmentation": [[10, 10, 12, 10, 12, 12, 10, 12]]})
+                ann_id += 1
+                _save(Image.fromarray(bg), root / split / name)
+                continue
+            cy, cx = int(rng.integers(25, h - 25)), int(rng.integers(25, w - 25))
+            ry, rx = int(rng.integers(10, 18)), int(rng.integers(10, 20))
+            obj = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+            colour = rng.integers(30, 225, 3)
+            shade = (1.0 + 0.25 * (xx - cx) / rx)[..., None]  # a gradient, so the object's std is not zero
+            bg[obj] = np.clip(colour[None, :] * shade[obj], 0, 255).astype(np.uint8)
+            _save(Image.fromarray(bg), root / split / name)
+            ys, xs = np.nonzero(obj)
+            bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+            kind = i % 3
+            if kind == 0:  # polygon around the ellipse
+                t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+                poly = np.stack([cx + 0.5 + rx * np.cos(t), cy + 0.5 + ry * np.sin(t)], 1).ravel().round(2).tolist()
+                segmentation = [poly]
+            else:
+                rle = mask_utils.encode(np.asfortranarray(obj.astype(np.uint8)))
+                if kind == 1:  # compressed RLE (counts a string)
+                    segmentation = {"size": [h, w], "counts": rle["counts"].decode("ascii")}
+                else:  # uncompressed RLE (counts a list of run lengths, column-major)
+                    flat = obj.astype(np.uint8).ravel(order="F")
+                    runs, value, count = [], 0, 0
+                    for v in flat:
+                        if v == value:
+                            count += 1
+                        else:
+                            runs.append(count)
+                            value, count = v, 1
+                    runs.append(count)
+                    segmentation = {"size": [h, w], "counts": runs}
+            anns.append({"id": ann_id, "image_id": img_id, "category_id": 1, "iscrowd": 0,
+                         "area": float(obj.sum()), "bbox": bbox, "segmentation": segmentation})
+            ann_id += 1
+        write_annotations(root / "annotations" / f"instances_{split}.json", images, anns)
+    return root
+
+
 LAYOUT_BUILDERS = {
     "CelebA": make_celeba,
     "Places2": make_places2,
     "ImageNet": make_imagenet,
     "ImageFolder": make_folder,
+    "CocoGuided": make_coco_objects,
 }

@@ -93,7 +93,7 @@ class MaskedImages(Dataset):
     which Lightning seeds per worker.
     """
 
-    def __init__(self, images: Dataset, mask_generator: MaskGenerator, frozen: bool, seed: int = 0,
+    def __init__(self, images: Dataset, mask_generator: MaskGenerator | None, frozen: bool, seed: int = 0,
                  mask_set: Any = None, seeded_batches: bool = False) -> None:
         self.images, self.mask_generator, self.frozen, self.seed = images, mask_generator, frozen, seed
         self.mask_set = mask_set  # a FrozenMasks folder: sample i gets mask i (mod the set's size)
@@ -106,11 +106,11 @@ class MaskedImages(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         token, index = index, index % len(self.images)
-        with self._augmentation_rng([token]):
+        with self._augmentation_rng([token]) if not self.frozen else self._sample_rng(index):
             item = dict(self.images[index])
         image = item["image"]
-        mask = self._masks([index], image.shape[-2], image.shape[-1], [token])[0]
-        item["mask"] = mask.to(image.dtype)
+        if "mask" not in item:  # datasets that make their own hole (BTGMI's guided composites) keep it
+            item["mask"] = self._masks([index], image.shape[-2], image.shape[-1], [token])[0].to(image.dtype)
         item["index"] = index
         return item
 
@@ -126,8 +126,21 @@ class MaskedImages(Dataset):
             torch.manual_seed(frozen_seed(self.seed + 2_000_003, int(tokens[0])))
             yield
 
+    @contextmanager
+    def _sample_rng(self, index: int):
+        """Evaluation (``frozen``): whatever a dataset draws for sample ``index`` (BTGMI's guided composites) comes
+        from torch's RNG seeded by (seed, index), so every run scores the same samples."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(frozen_seed(self.seed + 3_000_017, int(index)))
+            yield
+
     def _masks(self, indices: list[int], h: int, w: int, tokens: list[int] | None = None) -> Tensor:
         n = len(indices)
+        if self.mask_generator is None and self.mask_set is None:
+            raise InpaintlabError(
+                f"{type(self.images).__name__} gives no 'mask' and data.mask_generator is null: configure a mask "
+                "generator (mask=...) or a dataset that makes its own holes"
+            )
         if self.frozen and self.mask_set is not None:
             masks = torch.stack([self.mask_set[i % len(self.mask_set)] for i in indices])
             source = f"mask set {self.mask_set.root}"
@@ -157,14 +170,21 @@ class MaskedImages(Dataset):
         vectorised generators work), and one indexing op for in-memory datasets (``get_batch``)."""
         tokens = [int(i) for i in indices]
         indices = [i % len(self.images) for i in tokens]
-        with self._augmentation_rng(tokens):
-            if hasattr(self.images, "get_batch"):
-                batch = dict(self.images.get_batch(indices))
-            else:
-                batch = default_collate([self.images[i] for i in indices])
-        h, w = batch["image"].shape[-2:]
-        masks = self._masks(indices, h, w, tokens)
-        batch["mask"] = masks.to(batch["image"].dtype)
+        if self.frozen and not hasattr(self.images, "get_batch"):
+            items = []
+            for i in indices:
+                with self._sample_rng(i):
+                    items.append(self.images[i])
+            batch = default_collate(items)
+        else:
+            with self._augmentation_rng(tokens):
+                if hasattr(self.images, "get_batch"):
+                    batch = dict(self.images.get_batch(indices))
+                else:
+                    batch = default_collate([self.images[i] for i in indices])
+        if "mask" not in batch:  # datasets that make their own hole keep it
+            h, w = batch["image"].shape[-2:]
+            batch["mask"] = self._masks(indices, h, w, tokens).to(batch["image"].dtype)
         batch["index"] = torch.as_tensor(indices)
         return batch
 
@@ -189,7 +209,7 @@ class InpaintingDataModule(L.LightningDataModule):
     def __init__(
         self,
         dataset: Callable[..., Dataset],
-        mask_generator: MaskGenerator,
+        mask_generator: MaskGenerator | None,
         root: str | None = None,
         batch_size: int = 16,
         eval_batch_size: int | None = None,

@@ -1,5 +1,6 @@
 """LightningModules: one base InpaintingModule, papers subclass it with small hooks."""
 
+from inpaintlab.lightning.btgmi_guided_module import GuidedBTGMIModule
 from inpaintlab.lightning.btgmi_module import BTGMIModule
 from inpaintlab.lightning.crfill_module import CRFillModule
 from inpaintlab.lightning.glcic_module import GLCICModule
@@ -8,6 +9,6 @@ from inpaintlab.lightning.latent_prior_module import LatentPriorModule
 from inpaintlab.lightning.phases import Phase, PhaseSchedule
 
 __all__ = [
-    "BTGMIModule", "CRFillModule", "GLCICModule", "InpaintingModule", "LatentPriorModule", "Phase", "PhaseSchedule",
+    "BTGMIModule", "CRFillModule", "GLCICModule", "GuidedBTGMIModule", "InpaintingModule", "LatentPriorModule", "Phase", "PhaseSchedule",
     "composite",
 ]

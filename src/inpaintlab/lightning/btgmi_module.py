@@ -30,6 +30,9 @@ class BTGMIModule(InpaintingModule):
     Other arguments as :class:`InpaintingModule`.
     """
 
+    # generator outputs the critics judge (each composited into the hole); Sec. 4.4's guided model adds "harmonized"
+    adversarial_sources: tuple[str, ...] = ("output",)
+
     def __init__(self, *args: Any, anneal: float = 0.1, hole_aware: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not 0 < float(anneal) <= 1:
@@ -104,8 +107,13 @@ class BTGMIModule(InpaintingModule):
         weight = self.adversarial_weight()
         if self.has_gan and self.phase.adversarial and weight > 0:
             image, mask = batch["image"], batch["mask"]
-            fake = self.fake_for_discriminator(out, image, mask)
-            adv = self.adversarial.generator_loss(self.discriminator(fake, mask), **self._labels(mask))
+            adv = total.new_zeros(())
+            for source in self.adversarial_sources:  # Sec. 4.4: the MSPAL term on each output
+                fake = self.fake_for_discriminator({"output": out[source]}, image, mask)
+                term = self.adversarial.generator_loss(self.discriminator(fake, mask), **self._labels(mask))
+                if len(self.adversarial_sources) > 1:
+                    logs[f"loss/adv_g_{source}"] = term.detach()
+                adv = adv + term
             logs["loss/adv_g"] = adv.detach()
             total = total + weight * adv
             logs["loss/total"] = total.detach()
@@ -117,8 +125,11 @@ class BTGMIModule(InpaintingModule):
     def discriminator_loss(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         """Eq. 4: real patches real, the restored image's patches fake where Q = 1 (real elsewhere)."""
         image, mask = batch["image"], batch["mask"]
-        fake = self.fake_for_discriminator(out, image, mask).detach()
-        d_loss = self.adversarial.discriminator_loss(self.discriminator(image, mask), self.discriminator(fake, mask),
-                                                     **self._labels(mask))
-        penalty = self.adversarial.penalty(self.discriminator, image, fake, mask)
+        real = self.discriminator(image, mask)
+        d_loss, penalty = image.new_zeros(()), image.new_zeros(())
+        for source in self.adversarial_sources:  # Sec. 4.4: each output's composite is a fake; averaged
+            fake = self.fake_for_discriminator({"output": out[source]}, image, mask).detach()
+            d_loss = d_loss + self.adversarial.discriminator_loss(real, self.discriminator(fake, mask), **self._labels(mask))
+            penalty = penalty + self.adversarial.penalty(self.discriminator, image, fake, mask)
+        d_loss, penalty = d_loss / len(self.adversarial_sources), penalty / len(self.adversarial_sources)
         return d_loss + penalty, {"loss/adv_d": d_loss.detach(), "loss/penalty": penalty.detach()}

@@ -269,6 +269,11 @@ class InpaintingModule(L.LightningModule):
         out = self.generator(image * (1.0 - mask), mask)
         return out if isinstance(out, Mapping) else {"output": out}
 
+    def forward_batch(self, batch: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
+        """The generator's outputs for a batch (training and evaluation): ``generator_forward(image, mask)``;
+        methods whose input is more than the masked image (BTGMI's guided composites) read their batch keys."""
+        return self.generator_forward(batch["image"], batch["mask"])
+
     def fake_for_discriminator(self, out: Mapping[str, Tensor], image: Tensor, mask: Tensor) -> Tensor:
         return composite(out["output"], image, mask) if self.fake_input == "composite" else out["output"]
 
@@ -359,7 +364,6 @@ class InpaintingModule(L.LightningModule):
         opt_g, opt_d = self._opts()
         sched_g, sched_d = self._scheds()
         logs: dict[str, Tensor] = {}
-        image, mask = batch["image"], batch["mask"]
         phase = self.phase
         g_step = phase.generator
         out: Mapping[str, Tensor] | None = None
@@ -373,7 +377,7 @@ class InpaintingModule(L.LightningModule):
         if d_step:
             # the generator's graph is only needed when it steps on this batch
             with torch.set_grad_enabled(g_step), _bn_stats_kept(self.generator, not phase.generator):
-                out = self.generator_forward(image, mask)
+                out = self.forward_batch(batch)
             self.toggle_optimizer(opt_d)
             d_total, d_logs = self.discriminator_loss(batch, out)
             opt_d.zero_grad(set_to_none=True)
@@ -388,7 +392,7 @@ class InpaintingModule(L.LightningModule):
             logs.update(d_logs)
         if g_step:
             if out is None:
-                out = self.generator_forward(image, mask)
+                out = self.forward_batch(batch)
             if self.has_gan:  # no critic gradients during the generator's backward
                 self.toggle_optimizer(opt_g)
             total, g_logs = self.generator_loss(batch, out)
@@ -438,12 +442,18 @@ class InpaintingModule(L.LightningModule):
     def _eval_step(self, batch: Mapping[str, Tensor], stage: str, dataloader_idx: int = 0) -> dict[str, Tensor]:
         from inpaintlab.data.datamodule import suite_prefix
 
-        image, mask = batch["image"], batch["mask"]
-        out = dict(self.generator_forward(image, mask))
+        image = batch["image"]
+        out = dict(self.forward_batch(batch))
         _, logs = self._reconstruction_only(batch, out)  # losses on the generator's raw outputs
         prefix = suite_prefix(self._trainer, stage, dataloader_idx)  # "test/" or "test/<suite>/"
         self.log(f"{prefix}loss", logs["loss/total"], on_step=False, on_epoch=True, sync_dist=True,
                  batch_size=image.shape[0], add_dataloader_idx=False)
+        return self.eval_outputs(batch, out)
+
+    def eval_outputs(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """What validation/test score: the raw "output" and the inference path's "composite" (variants as
+        "composite_<name>", each scored by the metrics callback)."""
+        image, mask = batch["image"], batch["mask"]
         return {"output": out["output"], "composite": self.inference_composite(image, mask, out)}
 
     def _reconstruction_only(self, batch, out):

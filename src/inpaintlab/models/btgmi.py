@@ -60,9 +60,13 @@ class BTGMIGenerator(nn.Module):
     down and by bilinear ×2 up-sampling, [44]) and ``dilated_interpolated``. ``channels``: widths after each
     down-sampling layer (the residual blocks work at the last); 3×3 kernels as pix2pixHD's down/up-sampling.
     ``num_blocks``: the head's blocks (9); ``max_extra_blocks``: refinement blocks that can be grown (3).
+    ``outputs``: images the last layer produces (Sec. 4.4: "the model is modified to output two images", named
+    ``OUTPUT_NAMES``: "output" = inpainting, "harmonized"); ``mask_channels``: mask planes after the image in the
+    input (Sec. 4.4 adds the foreground/background segmentation of the pasted box as a second plane).
     """
 
     size_multiple = 8  # three stride-2 levels
+    OUTPUT_NAMES = ("output", "harmonized")
 
     def __init__(
         self,
@@ -72,8 +76,15 @@ class BTGMIGenerator(nn.Module):
         max_extra_blocks: int = 3,
         conv_type: str = "dilated",
         dilation: int = 2,
+        outputs: int = 1,
+        mask_channels: int = 1,
     ) -> None:
         super().__init__()
+        if not 1 <= int(outputs) <= len(self.OUTPUT_NAMES):
+            raise ConfigError(f"BTGMIGenerator outputs must be 1 or 2 (inpainting, harmonization), got {outputs}")
+        if int(mask_channels) < 1:
+            raise ConfigError(f"BTGMIGenerator mask_channels must be >= 1, got {mask_channels}")
+        self.outputs, self.mask_channels = int(outputs), int(mask_channels)
         if conv_type not in CONV_TYPES:
             raise ConfigError(f"BTGMIGenerator conv_type must be one of {CONV_TYPES}, got {conv_type!r}")
         channels = [int(c) for c in channels]
@@ -87,7 +98,7 @@ class BTGMIGenerator(nn.Module):
         d = int(dilation) if conv_type in ("dilated", "dilated_interpolated") else 1
 
         down: list[nn.Module] = []
-        c_in = self.image_channels + 1
+        c_in = self.image_channels + self.mask_channels
         for c in channels:
             if interpolated:  # [44]: dimension-preserving conv, then max-pooling
                 down += [nn.Conv2d(c_in, c, 3, padding=1), nn.MaxPool2d(2)]
@@ -99,7 +110,7 @@ class BTGMIGenerator(nn.Module):
         self.blocks = nn.ModuleList(DilatedResidualBlock(channels[-1], d) for _ in range(num_blocks))
         self.extra_blocks = nn.ModuleList(DilatedResidualBlock(channels[-1], d) for _ in range(max_extra_blocks))
         up: list[nn.Module] = []
-        outs = [*channels[::-1][1:], self.image_channels]
+        outs = [*channels[::-1][1:], self.image_channels * self.outputs]
         for i, c in enumerate(outs):
             last = i == len(outs) - 1
             if interpolated:  # [44]: dimension-preserving conv, then bilinear up-sampling
@@ -126,14 +137,32 @@ class BTGMIGenerator(nn.Module):
             self.fade.fill_(float(fade))
 
     def forward(self, x: Tensor, mask: Tensor) -> dict[str, Tensor]:
-        """``x`` = image·(1−mask) (holes set to zero, Sec. 4.1), concatenated with the mask."""
+        """``x`` = image·(1−mask) (holes set to zero, Sec. 4.1), concatenated with the mask (``mask_channels``
+        planes). Returns {"output": …} (and "harmonized" with ``outputs=2``)."""
+        if mask.shape[1] != self.mask_channels:
+            raise ConfigError(f"BTGMIGenerator was built for {self.mask_channels} mask plane(s), got {mask.shape[1]}")
         h = self.down(torch.cat([x, mask.to(x.dtype)], 1))
         for block in self.blocks:
             h = block(h)
         n = int(self.active_blocks)
         for i in range(n):  # Sec. 3.3 / Fig. 3: new blocks after the trained ones, before the up-sampling
             h = self.extra_blocks[i](h, self.fade.to(h.dtype) if i == n - 1 else 1.0)
-        return {"output": self.up(h)}
+        y = self.up(h)
+        if self.outputs == 1:
+            return {"output": y}
+        return dict(zip(self.OUTPUT_NAMES, y.split(self.image_channels, 1)))
+
+
+class GuidedBTGMIGenerator(BTGMIGenerator):
+    """Sec. 4.4: the BTGMI generator trained jointly for inpainting and harmonization — input the composite (the
+    guide's box I_b pasted into I, not zeroed) with two mask planes [box I_b, object foreground], output
+    {"output": inpainting, "harmonized": harmonization}. Arguments as :class:`BTGMIGenerator`."""
+
+    def __init__(self, **kwargs) -> None:
+        for key in ("outputs", "mask_channels"):
+            if kwargs.pop(key, 2) != 2:
+                raise ConfigError(f"GuidedBTGMIGenerator has {key}=2 (Sec. 4.4); use BTGMIGenerator for others")
+        super().__init__(outputs=2, mask_channels=2, **kwargs)
 
 
 class PatchGAN(nn.Module):

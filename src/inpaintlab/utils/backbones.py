@@ -46,3 +46,33 @@ def torchvision_backbone(name: str, pretrained: bool = True) -> nn.Module:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     model.requires_grad_(False)
     return model.eval()
+
+
+def maskrcnn_weights_file() -> Path:
+    """Where torchvision's cache keeps ``maskrcnn_resnet50_fpn``'s COCO weights (``MaskRCNN_ResNet50_FPN_Weights.COCO_V1``)."""
+    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
+
+    url = MaskRCNN_ResNet50_FPN_Weights.COCO_V1.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def maskrcnn(pretrained: bool = True) -> nn.Module:
+    """torchvision's Mask R-CNN (ResNet-50 FPN, COCO) for BTGMI's guided inpainting (003 Sec. 4.4 segments the
+    user's box with a Mask R-CNN [51]), weights from torchvision's cache only — never downloaded here (the file is
+    170 MB; a missing file is one line naming it). Frozen, eval mode. ``pretrained=False``: random weights."""
+    from torchvision.models.detection import maskrcnn_resnet50_fpn
+
+    path = maskrcnn_weights_file()
+    if pretrained and not path.is_file():
+        raise ConfigError(
+            f"Mask R-CNN weights not found at {path}: put {path.name} (torchvision's "
+            f"MaskRCNN_ResNet50_FPN_Weights.COCO_V1) there (or set TORCH_HOME), or pass --object-mask"
+        )
+    model = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None)
+    if pretrained:
+        try:
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as err:  # noqa: BLE001 - a truncated or foreign file: one line
+            raise ConfigError(f"cannot load Mask R-CNN weights {path}: {type(err).__name__}: {err}") from None
+    model.requires_grad_(False)
+    return model.eval()

@@ -1,0 +1,55 @@
+"""BTGMI's joint inpainting + harmonization training (003 Sec. 4.4) on synthesised guided composites.
+
+:class:`GuidedBTGMIModule` is :class:`~inpaintlab.lightning.BTGMIModule` (PPL + MSPAL, block growth, ALA) with
+three small hooks: the generator reads the batch's composite and [box, foreground] planes (``forward_batch``),
+the MSPAL critics judge both outputs (``adversarial_sources``), and evaluation scores the combined image of
+:func:`inpaintlab.inference.guided.guided_result` — plus the un-harmonized paste as ``composite_paste`` and
+the inpainting output alone as ``composite_inpainted``. Batches (``inpaintlab.data.coco.CocoGuided``): "image"
+= I (the ground truth of both outputs), "mask" = the box I_b (the hole of every loss), "composite",
+"foreground".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+from inpaintlab.errors import ConfigError
+from inpaintlab.lightning.btgmi_module import BTGMIModule
+from inpaintlab.lightning.inpainting_module import composite
+
+
+class GuidedBTGMIModule(BTGMIModule):
+    """Sec. 4.4: "the model is modified to output two images, one for inpainting result and the other for
+    harmonization result. We use the original I as the ground truth for both tasks." Loss terms name their output
+    by ``source`` ("output" / "harmonized"); arguments as :class:`BTGMIModule`."""
+
+    adversarial_sources = ("output", "harmonized")
+
+    def forward_batch(self, batch: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
+        """Sec. 4.4: the composite "together with the foreground/background segmentation mask of I_b"."""
+        missing = [k for k in ("composite", "foreground") if k not in batch]
+        if missing:
+            raise ConfigError(
+                f"the guided BTGMI model needs batches with {missing} (data=coco_guided: CocoGuided composites)"
+            )
+        planes = torch.cat([batch["mask"], batch["foreground"] * batch["mask"]], 1)
+        out = self.generator(batch["composite"], planes.to(batch["composite"].dtype))
+        if "harmonized" not in out:
+            raise ConfigError("the guided BTGMI model needs a two-output generator (model/generator=btgmi_guided)")
+        return out
+
+    def generator_forward(self, image: Tensor, mask: Tensor) -> Mapping[str, Tensor]:
+        """Plain inpainting without a guide (``module(image, mask)``, predict): the hole zeroed, no foreground — as
+        ``GuidedAdapter.fill``."""
+        return self.generator(image * (1.0 - mask), torch.cat([mask, torch.zeros_like(mask)], 1).to(image.dtype))
+
+    def eval_outputs(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        from inpaintlab.inference.guided import guided_result
+
+        image, mask = batch["image"], batch["mask"]
+        final = guided_result(out["output"], out["harmonized"], batch["composite"], mask, batch["foreground"])
+        return {"output": out["output"], "composite": final, "composite_paste": batch["composite"],
+                "composite_inpainted": composite(out["output"], image, mask)}
