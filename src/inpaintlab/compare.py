@@ -435,8 +435,19 @@ def run(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="comparison")
 @guarded
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     run(cfg)
+
+
+def main() -> None:
+    """The console entry point: a typo in a group choice or an override is one line, before Hydra runs."""
+    import sys
+
+    from inpaintlab.utils.runtime import check_composes, check_group_choices
+
+    check_group_choices(sys.argv[1:], "inpaintlab-compare")
+    check_composes(sys.argv[1:], "comparison", "inpaintlab-compare")
+    return _main()
 
 
 if __name__ == "__main__":

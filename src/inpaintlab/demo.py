@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from inpaintlab.errors import one_line_parser
 from inpaintlab.eval import metrics_table
 
 ALPHA_KEY = "model.losses.inp.alpha"
@@ -143,7 +144,7 @@ def draw_figure(path: Path, runs: dict[float, Path], n: int = 6, test_ckpt: str 
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = one_line_parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="outputs/demo", help="output folder (default: outputs/demo)")
     p.add_argument("--steps", type=int, default=14000, help="training iterations per α (paper: 14,000)")
     p.add_argument("--alphas", type=float, nargs="+", default=[0.0, 1.0], help="values of α (default: 0 1)")

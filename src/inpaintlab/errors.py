@@ -26,3 +26,17 @@ def exit_code_of(prog: str, run, *args) -> int:
     except InpaintlabError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 1
+
+
+def one_line_parser(**kwargs):
+    """An ``argparse.ArgumentParser`` whose usage errors are one stderr line (``prog: error: … (see --help)``,
+    status 2) instead of the usage block followed by the error."""
+    import argparse
+    import sys
+
+    class OneLineParser(argparse.ArgumentParser):
+        def error(self, message: str):
+            print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+            raise SystemExit(2)
+
+    return OneLineParser(**kwargs)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inpaintlab.errors import exit_code_of
+from inpaintlab.errors import exit_code_of, one_line_parser
 from inpaintlab.inference.pictures import InpaintInputError, load_image, read_mask, read_picture, write_image
 
 __all__ = ["check_box", "guide", "main", "parse_ints"]
@@ -121,7 +121,7 @@ def guide(weights: str | Path, image: np.ndarray, guide_rgb: np.ndarray, box: Se
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="inpaintlab-guide", description=__doc__.split("\n\n")[0],
+    p = one_line_parser(prog="inpaintlab-guide", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", required=True, help="checkpoint of experiment=btgmi_guided_coco")
     p.add_argument("--image", required=True, help="the input picture I")

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from inpaintlab.errors import ConfigError, exit_code_of
+from inpaintlab.errors import ConfigError, exit_code_of, one_line_parser
 from inpaintlab.inference.coarse_to_fine import COARSE_MULTIPLE, coarse_to_fine, least_size, pad_multiple
 from inpaintlab.inference.files import check_jobs, pair_files, plan_folder_jobs
 from inpaintlab.inference.inpainter import Inpainter, unwrap
@@ -89,7 +89,7 @@ def parse_options(items: Sequence[str]) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
+    ap = one_line_parser(
         prog="inpaintlab-inpaint",
         description="Fill the holes of images with any model trained by inpaintlab-train, or released "
         "DeepFill v1/v2 / CR-Fill weights. "

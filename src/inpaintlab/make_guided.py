@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from inpaintlab.errors import ConfigError, exit_code_of
+from inpaintlab.errors import ConfigError, exit_code_of, one_line_parser
 
 __all__ = ["guided_grid", "main"]
 
@@ -37,7 +37,7 @@ def guided_grid(dataset, n: int, seed: int = 0) -> torch.Tensor:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="inpaintlab-make-guided", description=__doc__.split("\n\n")[0])
+    p = one_line_parser(prog="inpaintlab-make-guided", description=__doc__.split("\n\n")[0])
     p.add_argument("--root", required=True, help="COCO-layout folder (train2017/, val2017/, annotations/)")
     p.add_argument("--split", default="val2017")
     p.add_argument("--preview", required=True, help="output PNG of the grid")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from inpaintlab.errors import ConfigError, InpaintlabError, exit_code_of
+from inpaintlab.errors import ConfigError, InpaintlabError, exit_code_of, one_line_parser
 
 MASK_CONF_DIR = Path(__file__).resolve().parent / "conf" / "mask"
 
@@ -74,7 +74,7 @@ def build_generator(cfg: dict):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
+    ap = one_line_parser(
         prog="inpaintlab-make-masks",
         description="Write seeded, frozen evaluation mask sets (PNG files, 255 = hole, with manifest.json) "
         "and preview grids. Mask i of a set is generator(1, H, W, seeded_generator(seed, i)).",

@@ -24,7 +24,26 @@ FAMILIES = {
     "deepfill_v2": ("deepfill_v2_places2", 64, ["data.dataset.image_size=64", "model.generator.cnum=8",
                                                 "model.discriminator.cnum=8"]),
     "crfill": ("crfill_places2", 64, ["data.dataset.image_size=64", "model.discriminator.cnum=8"]),
+    # partial convolutions: the fp32 mask path under autocast, VGG-16 losses with random weights (no ImageNet here)
+    "pconv": ("pconv_places2", 64, ["model.generator.levels=4", "model.generator.base_channels=8",
+                                    "model.generator.max_channels=32", "model.losses.perceptual.pretrained=false"]),
+    "context_encoder": ("context_encoder_imagenet_center", 32, ["model.generator.image_size=32", "mask.size=16",
+                                                                "model.generator.nef=16", "model.generator.ngf=16",
+                                                                "model.discriminator.patch_size=16",
+                                                                "model.discriminator.ndf=16"]),
+    # GLCIC: one completion step, one critic step, then the joint phase (4 steps, see STEPS)
+    "glcic": ("glcic_places2", 64, ["model.generator.cnum=8", "model.discriminator.global_size=64",
+                                    "model.discriminator.local_size=32", "model.discriminator.cnum=8",
+                                    "model.discriminator.fc_units=32", "model.phases.0.steps=1",
+                                    "model.phases.1.steps=1"]),
+    "yeh": ("yeh_celeba", 64, []),
+    "btgmi": ("btgmi_places2", 32, ["btgmi.head_steps=1", "btgmi.block_steps=1", "model.generator.channels=[8,16,16]",
+                                    "model.discriminator.ndf=8", "model.losses.ppl.pretrained=false",
+                                    "model.losses.ppl.crop_size=32"]),
 }
+
+
+STEPS = {"glcic": 4}  # enough steps to cross every phase boundary; 2 otherwise
 
 
 @pytest.fixture(autouse=True)
@@ -69,8 +88,9 @@ def fit(module, loader, steps: int, **trainer_kwargs):
 def test_bf16_mixed_steps_are_finite(family, tmp_path):
     torch.manual_seed(0)
     module, size, channels = build_module(family, tmp_path)
-    trainer, recorder = fit(module, batches(size, channels), steps=2, precision="bf16-mixed")
-    assert trainer.global_step == 2
+    steps = STEPS.get(family, 2)
+    trainer, recorder = fit(module, batches(size, channels), steps=steps, precision="bf16-mixed")
+    assert trainer.global_step == steps
     logged = {k for row in recorder.losses for k in row}
     assert "train/loss/total" in logged
     if module.has_gan:

@@ -88,6 +88,8 @@ TRAIN_CASES = [
     (["callbacks.model_checkpoint.monitor=val/typo"], ["callbacks.model_checkpoint.monitor"]),
     (["data.root={base}/nowhere"], ["{base}/nowhere"]),
     (["data.root={no_test}"], ["t10k"]),  # the test split is checked before training starts
+    (["data.root={base}/a_file"], ["{base}/a_file", "a file"]),
+    (["ckpt_path={base}"], ["ckpt_path", "is a folder"]),
     (["ckpt_path={base}/missing.ckpt"], ["ckpt_path", "does not exist"]),
     (["ckpt_path={base}/truncated.ckpt"], ["ckpt_path", "not a readable checkpoint"]),
     (["ckpt_path={base}/random.ckpt"], ["ckpt_path", "not a readable checkpoint"]),
@@ -347,3 +349,20 @@ def test_redirected_console_is_plain_text(world, tmp_path):
     assert res.returncode == 0, out[-2000:]
     assert "\x1b[" not in out and "Total Flops" not in out and "Total FLOPs" not in out
     assert "Total params" in out and "wandb sync " in out
+
+
+@pytest.mark.parametrize("module, argv", [
+    ("inpaintlab.demo", ["--steps", "abc"]), ("inpaintlab.inpaint", ["--size", "abc"]),
+    ("inpaintlab.make_masks", ["--count", "x"]), ("inpaintlab.guide", ["--box", "1,2,3,4"]),
+    ("inpaintlab.make_guided", ["--bogus"]), ("inpaintlab.app.server", ["--port", "abc"]),
+])
+def test_argparse_usage_error_is_one_line(module, argv, capsys):
+    """A wrong or missing argument: one line naming it and pointing at --help, not the usage block."""
+    import importlib
+
+    main = importlib.import_module(module).main
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and ": error: " in err[0] and "--help" in err[0], err

@@ -46,7 +46,7 @@ from inpaintlab.app.masks import (
     preview_png,
     uploaded_hole,
 )
-from inpaintlab.errors import ConfigError, InpaintlabError, exit_code_of
+from inpaintlab.errors import ConfigError, InpaintlabError, exit_code_of, one_line_parser
 from inpaintlab.inference.inpainter import Inpainter
 from inpaintlab.inference.loading import parse_model_args, pick_device
 from inpaintlab.inference.pictures import InpaintInputError, check_sizes, read_picture
@@ -314,7 +314,7 @@ class _PerWeights(argparse.Action):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
+    ap = one_line_parser(
         prog=PROG,
         description="Serve a web page to try inpainting models: upload a photo, paint the hole with a brush (or "
         "upload a mask), press Fill, compare before/after and download the PNG. Known pixels are kept bit for bit.",

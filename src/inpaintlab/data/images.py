@@ -29,6 +29,10 @@ def _expand(root: str | os.PathLike) -> Path:
     return Path(os.path.expandvars(os.path.expanduser(str(root))))
 
 
+def _missing(root: Path) -> str:
+    return "is a file, not a folder" if Path(root).exists() else "does not exist"
+
+
 def _find(root: Path, name: str, subdirs: Sequence[str]) -> Path | None:
     for sub in ("", *subdirs):
         p = root / sub / name if sub else root / name
@@ -189,7 +193,7 @@ class CelebA(ImageFiles):
         split = _split_name(split, ("train", "val", "test", "all"), "CelebA")
         root = _expand(root)
         if not root.is_dir():
-            raise DatasetNotFoundError(f"CelebA root {root} does not exist.\n{CELEBA_LAYOUT}")
+            raise DatasetNotFoundError(f"CelebA root {root} {_missing(root)}.\n{CELEBA_LAYOUT}")
         img_dir = _find(root, "img_align_celeba", ("celeba", "Img"))
         part = _find(root, "list_eval_partition.txt", ("celeba", "Eval"))
         if img_dir is None or part is None:
@@ -255,7 +259,7 @@ class Places2(ImageFiles):
             raise ConfigError(f"Places2: layout must be 'standard' or 'highres', got {layout!r}")
         root = _expand(root)
         if not root.is_dir():
-            raise DatasetNotFoundError(f"Places2 root {root} does not exist.\n{PLACES2_LAYOUT}")
+            raise DatasetNotFoundError(f"Places2 root {root} {_missing(root)}.\n{PLACES2_LAYOUT}")
         list_name = {"train": train_list, "val": "places365_val.txt", "test": "places365_test.txt"}[split]
         img_dir = root / self._DIRS[layout][("train", "val", "test").index(split)]
         lst = _find(root, list_name, ("filelist_places365-standard", "filelist_places365-challenge"))
@@ -310,7 +314,7 @@ class ImageNet(ImageFiles):
         split = _split_name(split, ("train", "val", "test"), "ImageNet")
         root = _expand(root)
         if not root.is_dir():
-            raise DatasetNotFoundError(f"ImageNet root {root} does not exist.\n{IMAGENET_LAYOUT}")
+            raise DatasetNotFoundError(f"ImageNet root {root} {_missing(root)}.\n{IMAGENET_LAYOUT}")
         folder = root / split
         if not folder.is_dir():
             raise DatasetNotFoundError(f"ImageNet: split folder {folder} not found.\n{IMAGENET_LAYOUT}")
@@ -360,7 +364,7 @@ class ImageFolder(ImageFiles):
         root = _expand(root)
         layout = FOLDER_LAYOUT.format(exts=" ".join(IMAGE_EXTENSIONS))
         if not root.is_dir():
-            raise DatasetNotFoundError(f"ImageFolder root {root} does not exist; {layout}")
+            raise DatasetNotFoundError(f"ImageFolder root {root} {_missing(root)}; {layout}")
         split = None if split is None else _SPLIT_ALIASES.get(str(split), str(split))
         if split_files is not None and split not in (None, "all"):
             if isinstance(split_files, str):

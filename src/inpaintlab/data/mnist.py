@@ -77,6 +77,9 @@ def find_idx(root: Path, stem: str) -> Path | None:
 def download_mnist(root: str | os.PathLike, variant: str = "mnist", timeout: float = 30.0) -> None:
     """Fetch the four gzip IDX files of ``variant`` into ``root``, trying each known mirror."""
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise DatasetNotFoundError(f"data.root={root} is a file; expected a folder for the {variant} IDX files "
+                                   f"(downloaded there when missing)")
     root.mkdir(parents=True, exist_ok=True)
     for stems in IDX_FILES.values():
         for stem in stems:
@@ -137,7 +140,7 @@ class MNISTImages(Dataset):
             expected = ", ".join(f"{s}[.gz]" for pair in IDX_FILES.values() for s in pair)
             raise DatasetNotFoundError(
                 f"{variant} {split} images not found: no {images_stem} or {images_stem}.gz in {self.root}"
-                f"{'' if self.root.is_dir() else ' (the folder does not exist)'}.\n"
+                f"{'' if self.root.is_dir() else ' (a file, not a folder)' if self.root.exists() else ' (the folder does not exist)'}.\n"
                 f"Expected the four IDX files in data.root: {expected}.\nTo get them: {HOW_TO_GET[variant]}."
             )
         images = read_idx(path)

@@ -144,7 +144,8 @@ def read_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{key}={path} does not exist; expected a .ckpt file written by inpaintlab-train")
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ConfigError(f"{key}={path} {what}; expected a .ckpt file written by inpaintlab-train")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
     except Exception as e:  # noqa: BLE001 - truncated zip, random bytes, pickle errors: all "unreadable"
