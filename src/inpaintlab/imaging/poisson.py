@@ -127,7 +127,9 @@ def poisson_blend(
     p = z
     rz = (r * z).sum(dim=(2, 3), keepdim=True)
     bnorm = rhs.pow(2).sum(dim=(2, 3), keepdim=True).sqrt()
-    thresh = tol * bnorm
+    # a zero right-hand side (e.g. a flat source over a flat target) has no scale of its own: relative to the
+    # first residual then, instead of running every iteration towards an exact 0
+    thresh = tol * torch.where(bnorm > 0, bnorm, r.pow(2).sum(dim=(2, 3), keepdim=True).sqrt())
     tiny = torch.finfo(dtype).tiny
     check_every = 10  # one host sync per 10 iterations
     for k in range(iters):
