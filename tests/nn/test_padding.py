@@ -58,3 +58,24 @@ def test_bad_padding_names_the_choices():
         PaddedConv2d(1, 1, 3, padding="same")
     with pytest.raises(ValueError, match="positive"):
         same_tf_pads(0, 3, 1)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_inference_padding_equals_f_pad_bit_for_bit(channels_last):
+    """Without autograd, "same_tf" writes each element once instead of F.pad's fill-then-copy: same values, same
+    strides (so the following conv rounds the same), channels-last kept."""
+    torch.manual_seed(0)
+    for shape in [(2, 5, 17, 16), (1, 3, 64, 48), (3, 4, 7, 9)]:
+        x = torch.randn(*shape)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        for k, s, d in [(3, 1, 1), (3, 2, 1), (5, 1, 1), (3, 1, 4), (4, 2, 1)]:
+            t, b = same_tf_pads(x.shape[-2], k, s, d)
+            left, r = same_tf_pads(x.shape[-1], k, s, d)
+            ref = F.pad(x, (left, r, t, b))
+            with torch.no_grad():
+                got = pad_same_tf(x, k, s, d)
+            assert torch.equal(got, ref) and got.stride() == ref.stride(), (shape, k, s, d)
+    x = torch.randn(1, 2, 8, 8, requires_grad=True)  # with autograd: F.pad itself
+    pad_same_tf(x, 3, 2).sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))

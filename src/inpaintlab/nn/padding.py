@@ -8,6 +8,7 @@ CR-Fill (a PyTorch code base) pads symmetrically with ``dilation·(k−1)/2`` ze
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -45,7 +46,25 @@ def pad_same_tf(x: Tensor, kernel_size: int, stride: int = 1, dilation: int = 1)
     left, right = same_tf_pads(x.shape[-1], kernel_size, stride, dilation)
     if top == bottom == left == right == 0:
         return x
-    return F.pad(x, (left, right, top, bottom))
+    if torch.is_grad_enabled() and x.requires_grad:
+        return F.pad(x, (left, right, top, bottom))
+    return _pad_zero_borders(x, top, bottom, left, right)
+
+
+def _pad_zero_borders(x: Tensor, top: int, bottom: int, left: int, right: int) -> Tensor:
+    """``F.pad(x, (left, right, top, bottom))`` bit for bit, writing each element once (F.pad zero-fills the
+    whole output and then copies the interior: at 1024² a tenth of DeepFill v2's inference time on CPU)."""
+    h, w = x.shape[-2:]
+    shape = (*x.shape[:-2], h + top + bottom, w + left + right)
+    cl = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+    out = torch.empty(shape, dtype=x.dtype, device=x.device,
+                      memory_format=torch.channels_last if cl else torch.contiguous_format)
+    out[..., top : top + h, left : left + w].copy_(x)
+    out[..., :top, :].zero_()
+    out[..., top + h :, :].zero_()
+    out[..., top : top + h, :left].zero_()
+    out[..., top : top + h, left + w :].zero_()
+    return out
 
 
 def symmetric_padding(kernel_size: int, dilation: int = 1) -> int:
