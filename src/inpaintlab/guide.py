@@ -122,7 +122,7 @@ def guide(weights: str | Path, image: np.ndarray, guide_rgb: np.ndarray, box: Se
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = one_line_parser(prog="inpaintlab-guide", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", required=True, help="checkpoint of experiment=btgmi_guided_coco")
     p.add_argument("--image", required=True, help="the input picture I")
     p.add_argument("--guide", required=True, help="the guide picture I_g")
