@@ -98,3 +98,32 @@ def test_training_batches_do_not_depend_on_the_global_rng():
     assert a["index"].tolist() == [3, 2, 1]
     c = ds.__getitems__([3, 2, 1])  # the same images in epoch 0: other augmentation and masks
     assert not torch.equal(a["image"], c["image"])
+
+
+def test_ddp_resume_mid_epoch_equals_uninterrupted(idx_root, tmp_path):
+    """Two processes (ddp_sim): a run stopped at step 5 (mid-epoch: 12 batches of 4 per process) and resumed to
+    step 16 ends with the uninterrupted run's weights bit for bit — each process continues its own share of the
+    epoch's order where it stopped (the sampler shards the order itself, so Lightning does not wrap it)."""
+    ddp = [*RUN, f"data.root={idx_root}", "trainer=ddp_sim", "trainer.deterministic=false"]
+    _train(ddp, tmp_path / "straight")
+    _train([*ddp, "trainer.max_steps=5"], tmp_path / "first")
+    first = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    assert torch.load(first, map_location="cpu", weights_only=False)["global_step"] == 5
+    _train([*ddp, f"ckpt_path={first}"], tmp_path / "resumed")
+    a = torch.load(tmp_path / "straight" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    b = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert a["global_step"] == b["global_step"] == 16
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+
+
+def test_sampler_shards_the_epoch_and_resumes_each_share():
+    from inpaintlab.data.datamodule import ResumableRandomSampler
+
+    shares = [list(ResumableRandomSampler(10, seed=3, num_replicas=3, rank=r)) for r in range(3)]
+    assert [len(s) for s in shares] == [4, 4, 4]
+    assert sorted(set(sum(shares, []))) == list(range(10))  # every sample, two repeated as padding
+    assert list(ResumableRandomSampler(10, seed=3, num_replicas=1, rank=0)) == list(sum(zip(*shares), ()))[:10]
+    again = ResumableRandomSampler(10, seed=3, num_replicas=3, rank=1)
+    again.resume = (0, 3)
+    assert list(again) == shares[1][3:]

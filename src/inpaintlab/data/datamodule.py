@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, default_collate
 
 import lightning as L
 from inpaintlab.errors import ConfigError, InpaintlabError
@@ -35,49 +35,75 @@ def frozen_seed(seed: int, index: int) -> int:
     return (int(seed) * 1_000_003 + int(index)) % (2**63 - 1)
 
 
-class ResumableRandomSampler(Sampler[int]):
+class ResumableRandomSampler(DistributedSampler):
     """Shuffles like ``RandomSampler``, but epoch ``e``'s order is a function of (seed, e) alone, and a resumed run
     continues inside the epoch where the checkpoint was taken (docs/reliability.md, principle 5).
 
     It yields *tokens* ``e·n + index``: ``MaskedImages`` reads the image ``index`` and seeds the batch's
     training masks from the tokens, so the masks do not depend on the global RNG or on when batches are fetched.
+    Under data parallelism (a process group with ``num_replicas`` > 1) each process takes every
+    ``num_replicas``-th token of the epoch's order from its ``rank`` (the order padded by its first tokens to a
+    multiple, as ``DistributedSampler`` does), and ``resume`` counts that process's own samples; being a
+    ``DistributedSampler``, Lightning uses it as it is instead of wrapping it (which would lose the position).
     """
 
-    def __init__(self, n: int, seed: int) -> None:
+    def __init__(self, n: int, seed: int, num_replicas: int | None = None, rank: int | None = None) -> None:
+        # DistributedSampler's own __init__ needs a dataset and a process group; only its interface is used
+        if num_replicas is None or rank is None:
+            dist = torch.distributed
+            on = dist.is_available() and dist.is_initialized()
+            num_replicas = dist.get_world_size() if on else 1 if num_replicas is None else num_replicas
+            rank = dist.get_rank() if on else 0 if rank is None else rank
         self.n, self.seed, self.epoch = int(n), int(seed), 0
-        self.resume: tuple[int, int] | None = None  # (epoch, samples already consumed in it)
+        self.num_replicas, self.rank = int(num_replicas), int(rank)
+        self.shuffle, self.drop_last = True, False
+        self.num_samples = -(-self.n // self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+        self.resume: tuple[int, int] | None = None  # (epoch, samples this process already consumed in it)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return self.n
+        return self.num_samples
 
     def __iter__(self):
         order = torch.randperm(self.n, generator=torch.Generator().manual_seed(frozen_seed(self.seed, self.epoch)))
+        if self.total_size > self.n:
+            order = torch.cat([order, order[: self.total_size - self.n]])
+        mine = order[self.rank : self.total_size : self.num_replicas]
         start = 0
         if self.resume is not None:
             if self.resume[0] == self.epoch:
-                start = min(self.resume[1], self.n)
+                start = min(self.resume[1], len(mine))
             self.resume = None
         base = self.epoch * self.n
-        for i in order[start:].tolist():
+        for i in mine[start:].tolist():
             yield base + i
 
 
 class IndexSubset(Dataset):
-    """A subset by index list that keeps the parent's batched ``get_batch`` fast path."""
+    """A subset by index list that keeps the parent's batched ``get_batch`` fast path (a subclass, not a bound
+    lambda, so the subset pickles for ``ddp_spawn`` and spawned workers)."""
+
+    def __new__(cls, dataset: Dataset | None = None, indices: list[int] | None = None):
+        if cls is IndexSubset and hasattr(dataset, "get_batch"):
+            cls = _BatchedIndexSubset
+        return super().__new__(cls)
 
     def __init__(self, dataset: Dataset, indices: list[int]) -> None:
         self.dataset, self.indices = dataset, list(indices)
-        if hasattr(dataset, "get_batch"):
-            self.get_batch = lambda idx: dataset.get_batch([self.indices[i] for i in idx])
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, index: int) -> Any:
         return self.dataset[self.indices[index]]
+
+
+class _BatchedIndexSubset(IndexSubset):
+    def get_batch(self, idx: list[int]) -> Any:
+        return self.dataset.get_batch([self.indices[i] for i in idx])
 
 
 def collate(items: Any) -> Any:
