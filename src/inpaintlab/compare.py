@@ -443,10 +443,9 @@ def main() -> None:
     """The console entry point: a typo in a group choice or an override is one line, before Hydra runs."""
     import sys
 
-    from inpaintlab.utils.runtime import check_composes, check_group_choices
+    from inpaintlab.utils.runtime import check_command_line
 
-    check_group_choices(sys.argv[1:], "inpaintlab-compare")
-    check_composes(sys.argv[1:], "comparison", "inpaintlab-compare")
+    check_command_line(sys.argv[1:], "comparison", "inpaintlab-compare", run_dir=False)
     return _main()
 
 

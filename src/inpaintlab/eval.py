@@ -13,11 +13,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from inpaintlab.errors import ConfigError
 from inpaintlab.train import build
 from inpaintlab.utils.runtime import (
-    check_composes,
-    check_group_choices,
+    check_command_line,
     claim_run_dir,
     guarded,
-    refuse_existing_run_dir,
     register_resolvers,
     save_resolved_config,
 )
@@ -176,9 +174,7 @@ def main() -> None:
     """The console entry point: a ``hydra.run.dir`` holding another run is refused before Hydra writes there."""
     import sys
 
-    check_group_choices(sys.argv[1:], "inpaintlab")
-    check_composes(sys.argv[1:], "eval", "inpaintlab")
-    refuse_existing_run_dir(sys.argv[1:], "inpaintlab")
+    check_command_line(sys.argv[1:], "eval")
     return _main()
 
 

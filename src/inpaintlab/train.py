@@ -17,12 +17,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 import lightning as L
 from inpaintlab.errors import ConfigError
 from inpaintlab.utils.runtime import (
-    check_composes,
-    check_group_choices,
+    check_command_line,
     claim_run_dir,
     guarded,
     instantiate_nodes,
-    refuse_existing_run_dir,
     register_resolvers,
     save_resolved_config,
 )
@@ -209,14 +207,14 @@ def report_offline_wandb(loggers: list[Any]) -> None:
     import contextlib
     import io
 
+    import click
+
     for logger in loggers:
         run = getattr(logger, "_experiment", None)
         if run is None or not hasattr(run, "finish"):
             continue
         with contextlib.redirect_stderr(io.StringIO()) as footer:
             run.finish()
-        import click
-
         text = click.unstyle(footer.getvalue())
         lines = [ln for ln in text.splitlines() if ln.strip() not in ("", "wandb:")]
         if lines:
@@ -239,9 +237,7 @@ def main() -> None:
     """The console entry point: a ``hydra.run.dir`` holding another run is refused before Hydra writes there."""
     import sys
 
-    check_group_choices(sys.argv[1:], "inpaintlab")
-    check_composes(sys.argv[1:], "train", "inpaintlab")
-    refuse_existing_run_dir(sys.argv[1:], "inpaintlab")
+    check_command_line(sys.argv[1:], "train")
     return _main()
 
 

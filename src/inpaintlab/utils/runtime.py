@@ -144,6 +144,15 @@ def check_composes(argv: list[str], config_name: str, prog: str = "inpaintlab") 
         GlobalHydra.instance().clear()
 
 
+def check_command_line(argv: list[str], config_name: str, prog: str = "inpaintlab", run_dir: bool = True) -> None:
+    """What every Hydra console entry point checks before Hydra runs, each as one line: a config group choice
+    that does not exist, overrides that do not compose, and (``run_dir``) a ``hydra.run.dir`` holding a run."""
+    check_group_choices(argv, prog)
+    check_composes(argv, config_name, prog)
+    if run_dir:
+        refuse_existing_run_dir(argv, prog)
+
+
 def claim_run_dir(folder: str | Path) -> None:
     """Inside the task: refuse a run folder set elsewhere (a config file) that holds another run."""
     what = held_run(folder)
