@@ -1,5 +1,8 @@
 """Errors that mean "the user's input or set-up is wrong": shown as one clear message, never a traceback."""
 
+import argparse
+import sys
+
 
 class InpaintlabError(Exception):
     """Base class of user-facing errors; the entry points print the message and exit with status 1."""
@@ -19,8 +22,6 @@ class NonFiniteLossError(InpaintlabError, FloatingPointError):
 
 def exit_code_of(prog: str, run, *args) -> int:
     """Run an argparse CLI's ``run(*args)``; a user-facing error becomes one stderr line and status 1."""
-    import sys
-
     try:
         return run(*args)
     except InpaintlabError as e:
@@ -28,15 +29,13 @@ def exit_code_of(prog: str, run, *args) -> int:
         return 1
 
 
-def one_line_parser(**kwargs):
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def one_line_parser(**kwargs) -> argparse.ArgumentParser:
     """An ``argparse.ArgumentParser`` whose usage errors are one stderr line (``prog: error: … (see --help)``,
     status 2) instead of the usage block followed by the error."""
-    import argparse
-    import sys
-
-    class OneLineParser(argparse.ArgumentParser):
-        def error(self, message: str):
-            print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
-            raise SystemExit(2)
-
-    return OneLineParser(**kwargs)
+    return _OneLineParser(**kwargs)

@@ -216,12 +216,9 @@ def _orientation(img: Any) -> int:
 
 
 def upright(img: Any):
-    """``img`` with its EXIF orientation (tag 0x0112) applied to the pixels and the tag removed."""
-    if _orientation(img) == 1:
-        return img
-    from PIL import ImageOps
-
-    out = ImageOps.exif_transpose(img)
+    """``img`` with its EXIF orientation (tag 0x0112) applied to the pixels and the tag removed; a file opened
+    sideways is closed once turned."""
+    out = as_displayed(img)
     if out is not img:
         img.close()
     return out

@@ -18,14 +18,18 @@ from inpaintlab.errors import ConfigError
 _WEIGHTS = {"vgg16": "VGG16_Weights", "alexnet": "AlexNet_Weights"}
 
 
+def _cached(weights) -> tuple[Path, str]:
+    """(path in torchvision's cache, download URL) of a torchvision ``Weights`` entry."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url), weights.url
+
+
 def weights_file(name: str) -> tuple[Path, str]:
     """(path in torchvision's cache, download URL) of ``name``'s ImageNet weights."""
     import torchvision.models as tvm
 
     if name not in _WEIGHTS:
         raise ConfigError(f"unknown backbone {name!r}; expected one of {', '.join(_WEIGHTS)}")
-    url = getattr(tvm, _WEIGHTS[name]).IMAGENET1K_V1.url
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url), url
+    return _cached(getattr(tvm, _WEIGHTS[name]).IMAGENET1K_V1)
 
 
 def torchvision_backbone(name: str, pretrained: bool = True) -> nn.Module:
@@ -52,8 +56,7 @@ def maskrcnn_weights_file() -> Path:
     """Where torchvision's cache keeps ``maskrcnn_resnet50_fpn``'s COCO weights (``MaskRCNN_ResNet50_FPN_Weights.COCO_V1``)."""
     from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
 
-    url = MaskRCNN_ResNet50_FPN_Weights.COCO_V1.url
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+    return _cached(MaskRCNN_ResNet50_FPN_Weights.COCO_V1)[0]
 
 
 def maskrcnn(pretrained: bool = True) -> nn.Module:
