@@ -12,14 +12,18 @@ def test_random_backbone_is_frozen_eval():
     assert not net.training and not any(p.requires_grad for p in net.parameters())
 
 
-def test_missing_weights_one_line(monkeypatch, tmp_path):
+def _empty_cache(monkeypatch, tmp_path, download) -> None:
+    """torchvision's weight cache in an empty ``tmp_path``; downloads go to ``download``."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
 
+
+def test_missing_weights_one_line(monkeypatch, tmp_path):
     def offline(*a, **k):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    _empty_cache(monkeypatch, tmp_path, offline)
     with pytest.raises(ConfigError) as err:
         torchvision_backbone("vgg16")
     msg = str(err.value)
@@ -40,13 +44,10 @@ def test_cached_weights_load(monkeypatch, tmp_path):
 def test_maskrcnn_never_downloads_and_names_the_missing_file(monkeypatch, tmp_path):
     from inpaintlab.utils.backbones import maskrcnn, maskrcnn_weights_file
 
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
-
     def no_download(*a, **k):
         raise AssertionError("Mask R-CNN weights must never be downloaded")
 
-    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
+    _empty_cache(monkeypatch, tmp_path, no_download)
     with pytest.raises(ConfigError) as err:
         maskrcnn()
     msg = str(err.value)

@@ -111,23 +111,29 @@ def _expect_one_line(capsys, words: list[str], w: dict) -> None:
         assert fill(word, w) in err[0], (word, err[0])
 
 
+def _refused(run, overrides: list[str], config_name: str, words: list[str], w: dict, tmp_path, capsys) -> None:
+    """``run(cfg)`` of the composed config exits with status 1 and one line holding ``words``; nothing of the
+    world changed."""
+    before = snapshot(w["base"])
+    try:
+        cfg = compose_config(overrides, tmp_path / "out", config_name=config_name)
+        with pytest.raises(SystemExit) as e:
+            run(cfg)
+    finally:
+        GlobalHydra.instance().clear()
+    assert e.value.code == 1
+    _expect_one_line(capsys, words, w)
+    assert snapshot(w["base"]) == before
+
+
 @pytest.mark.parametrize("overrides, words", TRAIN_CASES, ids=[" ".join(c[0]) for c in TRAIN_CASES])
 def test_train_bad_input(overrides, words, world, tmp_path, capsys, monkeypatch):
     from inpaintlab.train import train
     from inpaintlab.utils.runtime import guarded
 
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
-    before = snapshot(world["base"])
-    try:
-        cfg = compose_config([*BASE, f"data.root={world['data']}", *(fill(o, world) for o in overrides)],
-                             tmp_path / "out")
-        with pytest.raises(SystemExit) as e:
-            guarded(train)(cfg)
-    finally:
-        GlobalHydra.instance().clear()
-    assert e.value.code == 1
-    _expect_one_line(capsys, words, world)
-    assert snapshot(world["base"]) == before
+    _refused(guarded(train), [*BASE, f"data.root={world['data']}", *(fill(o, world) for o in overrides)], "train",
+             words, world, tmp_path, capsys)
     assert not (tmp_path / "out" / "checkpoints").exists()  # failed before the first step
 
 
@@ -151,17 +157,8 @@ def test_eval_bad_input(overrides, words, world, tmp_path, capsys, monkeypatch):
     from inpaintlab.utils.runtime import guarded
 
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
-    before = snapshot(world["base"])
-    try:
-        cfg = compose_config(["trainer=cpu", *(fill(o, world) for o in overrides)], tmp_path / "out",
-                             config_name="eval")
-        with pytest.raises(SystemExit) as e:
-            guarded(evaluate)(cfg)
-    finally:
-        GlobalHydra.instance().clear()
-    assert e.value.code == 1
-    _expect_one_line(capsys, words, world)
-    assert snapshot(world["base"]) == before
+    _refused(guarded(evaluate), ["trainer=cpu", *(fill(o, world) for o in overrides)], "eval", words, world,
+             tmp_path, capsys)
 
 
 def test_eval_use_run_config_false_scores_a_valid_checkpoint(world, tmp_path):
