@@ -16,7 +16,6 @@ import io
 import json
 import logging
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from inpaintlab.data.guided import synthesize_guided
-from inpaintlab.data.images import UnreadableImagesError
+from inpaintlab.data.images import UnreadableImagesError, UnreadableTracker
 from inpaintlab.data.transforms import _hw, load_image, to_tensor
 from inpaintlab.errors import ConfigError, DatasetNotFoundError
 
@@ -57,7 +56,7 @@ def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarra
     return np.ascontiguousarray(mask_utils.decode(rle))
 
 
-class CocoGuided(Dataset):
+class CocoGuided(UnreadableTracker, Dataset):
     """003 Sec. 4.4 composites from a COCO-layout split; ``item = {"image": I, "composite", "mask" (I_b's region,
     1 = regenerate), "foreground" (I_o's pixels), "box" (x, y, w, h), "path"}`` at ``image_size``.
 
@@ -69,6 +68,8 @@ class CocoGuided(Dataset):
     for validation and test (the same composites every run).
     ``margin``: the box's margin around the object, per side, as a fraction of its size (drawn in [low, high]).
     """
+
+    name = "CocoGuided"
 
     def __init__(
         self,
@@ -127,7 +128,7 @@ class CocoGuided(Dataset):
                  "max_box_fraction=%g)", split, len(self.index), self.num_without_objects, min_area, max_box_fraction)
         self.max_consecutive_failures = int(max_consecutive_failures)
         # shared memory: DataLoader workers mark bad files in the same bitmap (as ImageFiles)
-        self._bad = torch.zeros(len(self.images), dtype=torch.uint8).share_memory_()
+        self._track_unreadable(len(self.images))
         if not self.index:
             raise DatasetNotFoundError(
                 f"COCO split {split!r} at {self.root}: none of its {len(self.images)} images has an object with "
@@ -186,17 +187,6 @@ class CocoGuided(Dataset):
         return x[:, oy:oy + th, ox:ox + tw].contiguous()
 
     # ------------------------------------------------------------------ bad files
-    @property
-    def num_skipped(self) -> int:
-        """Images found unreadable (or not matching their annotation) so far, by any worker."""
-        return int(self._bad.sum())
-
-    def _skip(self, i: int, err: Exception) -> None:
-        if not self._bad[i]:
-            self._bad[i] = 1
-            warnings.warn(f"CocoGuided: skipping unreadable image {self.images[i]['path']} ({type(err).__name__}: "
-                          f"{err}); {self.num_skipped} skipped so far", stacklevel=3)
-
     def _guide(self, i: int, g: torch.Generator) -> tuple[Tensor, int]:
         """A random other image of the split (any other, when the split has one), resized and cropped."""
         others = len(self.images) - 1
@@ -208,7 +198,7 @@ class CocoGuided(Dataset):
             try:
                 return self._load_guide(j, g), j
             except Exception as e:  # noqa: BLE001 - a bad guide file must not stop training
-                self._skip(j, e)
+                self._mark_unreadable(j, self.images[j]["path"], e)
         raise UnreadableImagesError(f"CocoGuided: no readable guide image found in {self.max_consecutive_failures} "
                                     f"draws ({self.num_skipped} of {len(self.images)} images skipped)")
 
@@ -228,7 +218,7 @@ class CocoGuided(Dataset):
             try:
                 image, obj, path = self._load_with_object(i, g)
             except Exception as e:  # noqa: BLE001 - one bad file must not stop training
-                self._skip(i, e)
+                self._mark_unreadable(i, self.images[i]["path"], e)
                 continue
             if not bool((obj > 0).any()):  # the crop lost the object (only for objects thinner than a pixel)
                 obj = torch.zeros_like(obj)

@@ -7,7 +7,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from PIL import Image
@@ -60,7 +60,30 @@ def _scan(folder: Path) -> list[Path]:
     return files
 
 
-class ImageFiles(Dataset):
+class UnreadableTracker:
+    """Unreadable items of a dataset in a bitmap shared by DataLoader workers (so each file is warned about once
+    and never decoded again); ``num_skipped`` counts them. Subclasses call ``_track_unreadable(n)`` and have a
+    ``name``."""
+
+    name: str
+
+    def _track_unreadable(self, n: int) -> None:
+        self._bad = torch.zeros(n, dtype=torch.uint8).share_memory_()
+
+    @property
+    def num_skipped(self) -> int:
+        """How many files were found unreadable so far (by any worker)."""
+        return int(self._bad.sum())
+
+    def _mark_unreadable(self, i: int, path: Any, err: Exception) -> None:
+        """Mark item ``i`` unreadable; the first time, one warning names its file (at the caller's caller)."""
+        if not self._bad[i]:
+            self._bad[i] = 1
+            warnings.warn(f"{self.name}: skipping unreadable image {path} ({type(err).__name__}: {err}); "
+                          f"{self.num_skipped} skipped so far", stacklevel=3)
+
+
+class ImageFiles(UnreadableTracker, Dataset):
     """A list of image files through the one pipeline (``ImageTransform``); ``item = {"image", "path"}``.
 
     Training splits crop at random (``train_crop``) and flip; evaluation splits take the centre and never flip.
@@ -103,16 +126,10 @@ class ImageFiles(Dataset):
             jpeg_draft=jpeg_draft,
         )
         self.max_consecutive_failures = int(max_consecutive_failures)
-        # shared memory: DataLoader workers mark bad files in the same bitmap the main process reads
-        self._bad = torch.zeros(len(files), dtype=torch.uint8).share_memory_()
+        self._track_unreadable(len(files))
 
     def __len__(self) -> int:
         return len(self.files)
-
-    @property
-    def num_skipped(self) -> int:
-        """How many files were found unreadable so far (by any worker)."""
-        return int(self._bad.sum())
 
     @property
     def skipped_files(self) -> list[str]:
@@ -131,13 +148,7 @@ class ImageFiles(Dataset):
                     return {"image": self.transform(self.transform.load(path)), "path": str(path)}
                 except Exception as e:  # noqa: BLE001 — any decode failure of one file must not stop training
                     last_error = e
-                    if not self._bad[j]:
-                        self._bad[j] = 1
-                        warnings.warn(
-                            f"{self.name}: skipping unreadable image {path} ({type(e).__name__}: {e}); "
-                            f"{self.num_skipped} skipped so far",
-                            stacklevel=2,
-                        )
+                    self._mark_unreadable(j, path, e)
             j = (j + 1) % n
         raise UnreadableImagesError(
             f"{self.name}: {self.max_consecutive_failures} unreadable images in a row after index {index} "
