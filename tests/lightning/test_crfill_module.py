@@ -361,3 +361,29 @@ def test_every_cr_experiment_builds_a_cr_module_whose_features_fit(experiment, t
     with torch.no_grad():
         out = model.train().generator_forward(batch["image"], batch["mask"])
     assert out["aux"].shape == batch["image"].shape
+
+
+def test_phases_and_generator_batch_reach_the_base_module(tmp_path):
+    """CR-Fill takes every base-module argument: a critic-only phase leaves the generator and the auxiliary network
+    untouched (critic steps counted), then ``generator_batch=fresh`` gives each generator step a batch of its own."""
+    torch.manual_seed(0)
+    cr = ContextualReconstructionLoss(aux_net=CRFillAuxNet(cnum=8), discriminator=SNPatchGAN(in_channels=3, cnum=4))
+    model = CRFillModule(crfill(cnum=8), {"l1": L1Loss(1.0)}, torch.optim.Adam, cr_loss=cr,
+                         discriminator=SNPatchGAN(in_channels=3, cnum=4), adversarial=HingeGANLoss(),
+                         optimizer_d=torch.optim.Adam, generator_batch="fresh",
+                         phases=[{"name": "critic", "steps": 2, "generator": False}, {"name": "joint", "steps": 1}])
+    trained = [*model.generator.parameters(), *model.cr_loss.aux_net.parameters()]
+    seen: list[tuple[int, bool]] = []  # (global step, generator + aux network still the initial ones) per batch
+    initial = [p.detach().clone() for p in trained]
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            seen.append((trainer.global_step, all(torch.equal(p, q) for p, q in zip(trained, initial))))
+
+    trainer = L.Trainer(max_steps=3, accelerator="cpu", logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, enable_checkpointing=False, default_root_dir=tmp_path,
+                        callbacks=[Record()])
+    trainer.fit(model, DataLoader(_Batches(), batch_size=2))
+    # batches: two critic-only steps (counted), then the joint phase's critic batch and the generator's own batch
+    assert seen == [(1, True), (2, True), (2, True), (3, False)]
+    assert model.d_steps == 3 and model.gan_batches == 2

@@ -40,3 +40,28 @@ def test_without_labels_it_is_ns_gan():
     ref = NonSaturatingGANLoss()
     assert torch.equal(HoleAwarePatchGANLoss().discriminator_loss(r, f), ref.discriminator_loss(r, f))
     assert torch.equal(HoleAwarePatchGANLoss().generator_loss(f), ref.generator_loss(f))
+
+
+def test_labels_come_from_the_critic_it_is_handed():
+    """The training module hands the loss the mask and the critic: Q is the critic's ``label_maps(mask)``;
+    ``hole_aware=False`` is the plain PatchGAN loss; a critic without label maps is refused in one line."""
+    import pytest
+
+    from inpaintlab.errors import ConfigError
+    from inpaintlab.models.btgmi import MultiScalePatchDiscriminator
+
+    torch.manual_seed(0)
+    critic = MultiScalePatchDiscriminator(ndf=4, num_scales=2, norm="none")
+    mask = torch.zeros(2, 1, 64, 64)
+    mask[:, :, 2:6, 2:6] = 1
+    real, fake = critic(torch.rand(2, 3, 64, 64), mask), critic(torch.rand(2, 3, 64, 64), mask)
+    q = critic.label_maps(mask)
+    assert any(0 < float(v.mean()) < 1 for v in q.values())  # some patches overlap the hole, some do not
+    loss, plain = HoleAwarePatchGANLoss(), HoleAwarePatchGANLoss(hole_aware=False)
+    assert torch.equal(loss.generator_loss(fake, mask=mask, discriminator=critic), loss.generator_loss(fake, labels=q))
+    assert torch.equal(loss.discriminator_loss(real, fake, mask=mask, discriminator=critic),
+                       loss.discriminator_loss(real, fake, labels=q))
+    assert torch.equal(plain.generator_loss(fake, mask=mask, discriminator=critic), NonSaturatingGANLoss().generator_loss(fake))
+    assert not torch.equal(plain.generator_loss(fake, mask=mask, discriminator=critic), loss.generator_loss(fake, labels=q))
+    with pytest.raises(ConfigError, match="label_maps"):
+        loss.generator_loss(fake, mask=mask, discriminator=torch.nn.Identity())

@@ -46,10 +46,13 @@ class GuidedBTGMIModule(BTGMIModule):
         ``GuidedAdapter.fill``."""
         return self.generator(image * (1.0 - mask), torch.cat([mask, torch.zeros_like(mask)], 1).to(image.dtype))
 
-    def eval_outputs(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    def eval_outputs(self, batch: Mapping[str, Tensor], stage: str) -> dict[str, Tensor]:
+        """Scores the combined image (harmonized object, inpainted background) as "composite"; the plain paste
+        and the inpainting output alone as variants."""
         from inpaintlab.inference.guided import guided_result
 
         image, mask = batch["image"], batch["mask"]
+        out = self.forward_batch(batch)
         final = guided_result(out["output"], out["harmonized"], batch["composite"], mask, batch["foreground"])
-        return {"output": out["output"], "composite": final, "composite_paste": batch["composite"],
-                "composite_inpainted": composite(out["output"], image, mask)}
+        return {"loss": self.reconstruction_loss(batch, out), "output": out["output"], "composite": final,
+                "composite_paste": batch["composite"], "composite_inpainted": composite(out["output"], image, mask)}

@@ -4,8 +4,9 @@
 phase's ``settings["blocks"]`` is the number of grown refinement blocks (0 for the head); its ``lr_g`` /
 ``lr_d`` are lr_i = 0.1^i·lr_0. Overridden hooks: ``enter_phase`` (activates the blocks; the new one starts at
 fade-in weight 0, so the network is the trained one), ``on_train_batch_start`` (fade-in weight from
-``phase_step``), ``adversarial_weight`` (λ_adv^i = anneal^i·λ_adv^0, anneal = 0.1), and the two loss hooks,
-which hand the critic's hole label maps Q (Eq. 4) to the MSPAL loss. Everything is a function of the global
+``phase_step``), ``adversarial_weight`` (λ_adv^i = anneal^i·λ_adv^0, anneal = 0.1) and ``generator_loss`` (logs
+the growth state). The MSPAL loss (``HoleAwarePatchGANLoss``) takes the critic's hole label maps Q (Eq. 4) from
+the critic and mask the base module hands it. Everything is a function of the global
 step (and the state dict), so a run resumed in the middle of any phase continues with the same block count,
 fade-in weight, learning rate and adversarial weight.
 """
@@ -23,23 +24,17 @@ from inpaintlab.lightning.phases import Phase
 
 
 class BTGMIModule(InpaintingModule):
-    """Alg. 1. ``anneal``: the ALA factor (0.1; 1.0 switches ALA off, the ``btgmi_no_ala`` ablation).
-    ``hole_aware``: label only hole-overlapping patches of the restored image fake (MSPAL, Eq. 4; False: plain
-    multi-scale PatchGAN). Phase settings: ``blocks`` (grown blocks in the phase, default 0) and ``fade_steps``
+    """Alg. 1. ``anneal``: the ALA factor (0.1; 1.0 switches ALA off, the ``btgmi_no_ala`` ablation). Hole-aware
+    labels (MSPAL, Eq. 4) are the adversarial loss's option (``HoleAwarePatchGANLoss(hole_aware=…)``). Phase settings: ``blocks`` (grown blocks in the phase, default 0) and ``fade_steps``
     (steps over which a newly added block's weight rises from 0 to 1; default the phase's length).
     Other arguments as :class:`InpaintingModule`.
     """
 
-    # generator outputs the critics judge (each composited into the hole); Sec. 4.4's guided model adds "harmonized"
-    adversarial_sources: tuple[str, ...] = ("output",)
-
-    def __init__(self, *args: Any, anneal: float = 0.1, hole_aware: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, anneal: float = 0.1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not 0 < float(anneal) <= 1:
             raise ConfigError(f"model.anneal (ALA factor) must lie in (0, 1], got {anneal}")
         self.anneal = float(anneal)
-        self.hole_aware = bool(hole_aware)
-        self._base_adversarial_off = False
         if self.phases is not None:
             wanted = max(int(p.settings.get("blocks", 0)) for p in self.phases.phases)
             have = getattr(self.generator, "max_extra_blocks", 0)
@@ -85,51 +80,14 @@ class BTGMIModule(InpaintingModule):
 
     def adversarial_weight(self) -> float:
         """ALA (Sec. 3.3): λ_adv^i = anneal^i · λ_adv^0 after the i-th grown block."""
-        if self.adversarial is None or self._base_adversarial_off:
+        if self.adversarial is None:
             return 0.0
         return self.adversarial.weight * self.anneal ** self.blocks()
 
-    # ---------------------------------------------------------------- MSPAL
-    def _labels(self, mask: Tensor) -> dict[str, Any]:
-        from inpaintlab.losses.patch_adversarial import HoleAwarePatchGANLoss
-
-        if self.hole_aware and isinstance(self.adversarial, HoleAwarePatchGANLoss) and hasattr(self.discriminator, "label_maps"):
-            return {"labels": self.discriminator.label_maps(mask)}
-        return {}
-
     def generator_loss(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """λ_PPL·PPL (the named terms) + λ_adv^i · Σ_k L_G(D_k) with Q̄ (Eq. 5–6)."""
-        self._base_adversarial_off = True  # the base module's adversarial term knows no label maps
-        try:
-            total, logs = super().generator_loss(batch, out)
-        finally:
-            self._base_adversarial_off = False
-        weight = self.adversarial_weight()
-        if self.has_gan and self.phase.adversarial and weight > 0:
-            image, mask = batch["image"], batch["mask"]
-            adv = total.new_zeros(())
-            for source in self.adversarial_sources:  # Sec. 4.4: the MSPAL term on each output
-                fake = self.fake_for_discriminator({"output": out[source]}, image, mask)
-                term = self.adversarial.generator_loss(self.discriminator(fake, mask), **self._labels(mask))
-                if len(self.adversarial_sources) > 1:
-                    logs[f"loss/adv_g_{source}"] = term.detach()
-                adv = adv + term
-            logs["loss/adv_g"] = adv.detach()
-            total = total + weight * adv
-            logs["loss/total"] = total.detach()
-        logs["adv_weight"] = total.new_tensor(weight)
+        """λ_PPL·PPL (the named terms) + λ_adv^i · Σ_k L_G(D_k) with Q̄ (Eq. 5–6), and the growth state's logs."""
+        total, logs = super().generator_loss(batch, out)
+        logs["adv_weight"] = total.new_tensor(self.adversarial_weight())
         logs["fade"] = total.new_tensor(float(getattr(self.generator, "fade", 1.0)))
         logs["blocks"] = total.new_tensor(float(getattr(self.generator, "active_blocks", 0)))
         return total, logs
-
-    def discriminator_loss(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """Eq. 4: real patches real, the restored image's patches fake where Q = 1 (real elsewhere)."""
-        image, mask = batch["image"], batch["mask"]
-        real = self.discriminator(image, mask)
-        d_loss, penalty = image.new_zeros(()), image.new_zeros(())
-        for source in self.adversarial_sources:  # Sec. 4.4: each output's composite is a fake; averaged
-            fake = self.fake_for_discriminator({"output": out[source]}, image, mask).detach()
-            d_loss = d_loss + self.adversarial.discriminator_loss(real, self.discriminator(fake, mask), **self._labels(mask))
-            penalty = penalty + self.adversarial.penalty(self.discriminator, image, fake, mask)
-        d_loss, penalty = d_loss / len(self.adversarial_sources), penalty / len(self.adversarial_sources)
-        return d_loss + penalty, {"loss/adv_d": d_loss.detach(), "loss/penalty": penalty.detach()}

@@ -1,12 +1,13 @@
 """CR-Fill training (Zeng et al., "Image Inpainting with Contextual Reconstruction Loss", Sec. 3–4, Eq. 1–7).
 
-:class:`CRFillModule` is :class:`~inpaintlab.lightning.InpaintingModule` with four hooks overridden, nothing
+:class:`CRFillModule` is :class:`~inpaintlab.lightning.InpaintingModule` with five hooks overridden, nothing
 else: ``generator_forward`` asks the generator for its 1/4-resolution features and, in training only, builds
 the auxiliary image A(U) (Eq. 5–6); ``generator_loss`` adds λ·L_CR (Eq. 2, 7); ``discriminator_loss`` adds the
-auxiliary image's own critic loss (official ``D_Fake_aux + D_real_aux``); ``configure_optimizers`` puts the
-auxiliary network with the generator and the auxiliary critic with the discriminator. The coarse L1, the
-refinement's β·L1 and the adversarial term (Eq. 3) stay the base module's named terms. In eval mode the
-generator runs alone, so a CR-trained model has the baseline's parameters and cost.
+auxiliary image's own critic loss (official ``D_Fake_aux + D_real_aux``); ``generator_parameters`` /
+``discriminator_parameters`` put the auxiliary network with the generator and the auxiliary critic with the
+discriminator. The coarse L1, the refinement's β·L1 and the adversarial term (Eq. 3) stay the base module's named
+terms, and every base-module argument (``phases``, ``generator_batch``, …) works as for any module. In eval mode
+the generator runs alone, so a CR-trained model has the baseline's parameters and cost.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from inpaintlab.errors import ConfigError
-from inpaintlab.lightning.inpainting_module import InpaintingModule, OptimizerFactory, SchedulerFactory
-from inpaintlab.losses.adversarial import AdversarialLoss
-from inpaintlab.losses.base import LossTerm
+from inpaintlab.lightning.inpainting_module import InpaintingModule
 from inpaintlab.losses.contextual_reconstruction import ContextualReconstructionLoss
 
 DISCRIMINATOR_MASKS = ("none", "mask", "ones")
@@ -43,45 +42,15 @@ class CRFillModule(InpaintingModule):
     Baseline (the same generator without the CR term). ``discriminator_mask``: what the critics see besides the
     image — ``"none"`` (Eq. 1 and 3: D(X), D(Y∘M+U), the default; critics with ``in_channels=3``), ``"mask"``
     (SN-PatchGAN's fourth channel as in DeepFill v2) or ``"ones"`` (official CR-Fill code, ``--d_mask_in`` off:
-    a channel of ones); a critic whose ``in_channels`` does not fit is refused. Logged: ``loss/cr`` (L_CR before λ), ``loss/cr_l1``, ``loss/cr_adv`` and the
+    a channel of ones); a critic whose ``in_channels`` does not fit is refused. Other arguments as
+    :class:`InpaintingModule`. Logged: ``loss/cr`` (L_CR before λ), ``loss/cr_l1``, ``loss/cr_adv`` and the
     auxiliary critic's ``loss/adv_d_aux``.
     """
 
-    def __init__(
-        self,
-        generator: nn.Module,
-        losses: Mapping[str, LossTerm],
-        optimizer_g: OptimizerFactory,
-        cr_loss: ContextualReconstructionLoss | None = None,
-        discriminator: nn.Module | None = None,
-        adversarial: AdversarialLoss | None = None,
-        optimizer_d: OptimizerFactory | None = None,
-        scheduler_g: SchedulerFactory | None = None,
-        scheduler_d: SchedulerFactory | None = None,
-        n_critic: int = 1,
-        fake_input: str = "composite",
-        discriminator_mask: str = "none",
-        compile: bool | Mapping[str, Any] = False,
-        channels_last: bool = False,
-        nonfinite: str = "stop",
-        max_skipped: int = 100,
-    ) -> None:
-        super().__init__(
-            generator=generator,
-            losses=losses,
-            optimizer_g=optimizer_g,
-            discriminator=discriminator,
-            adversarial=adversarial,
-            optimizer_d=optimizer_d,
-            scheduler_g=scheduler_g,
-            scheduler_d=scheduler_d,
-            n_critic=n_critic,
-            fake_input=fake_input,
-            compile=compile,
-            channels_last=channels_last,
-            nonfinite=nonfinite,
-            max_skipped=max_skipped,
-        )
+    def __init__(self, *args: Any, cr_loss: ContextualReconstructionLoss | None = None,
+                 discriminator_mask: str = "none", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        discriminator = self.discriminator
         if cr_loss is not None and not isinstance(cr_loss, ContextualReconstructionLoss):
             raise ConfigError(
                 f"model.cr_loss must be a ContextualReconstructionLoss (or null for the Baseline), got "
@@ -132,7 +101,8 @@ class CRFillModule(InpaintingModule):
         cr = self.cr_loss
         l1 = (out["aux"] - image).abs().mean()
         if cr.discriminator is not None:
-            adv = cr.adversarial.generator_loss(cr.discriminator(out["aux_composite"], mask))
+            adv = cr.adversarial.generator_loss(cr.discriminator(out["aux_composite"], mask), mask=mask,
+                                                discriminator=cr.discriminator)
         else:
             adv = l1.new_zeros(())
         return {"cr": cr.l1_weight * l1 + cr.adversarial.weight * adv, "cr_l1": l1, "cr_adv": adv}
@@ -176,19 +146,12 @@ class CRFillModule(InpaintingModule):
             d_total = d_total + d_aux
         return d_total, logs
 
-    def configure_optimizers(self):
-        """As the base module, with the auxiliary network in the generator's optimiser and the auxiliary
-        critic in the discriminator's (official ``ArrangeModel.create_optimizers``)."""
-        extra_g = self.cr_loss.generator_parameters() if self.cr_loss is not None else []
-        extra_d = self.cr_loss.discriminator_parameters() if self.cr_loss is not None else []
-        opt_g = self.optimizer_g(params=[*self.generator.parameters(), *extra_g])
-        optimizers: list[Any] = [opt_g]
-        schedulers: list[dict[str, Any]] = []
-        if self.scheduler_g is not None:
-            schedulers.append({"scheduler": self.scheduler_g(optimizer=opt_g), "interval": "step"})
-        if self.has_gan:
-            opt_d = self.optimizer_d(params=[*self.discriminator.parameters(), *extra_d])
-            optimizers.append(opt_d)
-            if self.scheduler_d is not None:
-                schedulers.append({"scheduler": self.scheduler_d(optimizer=opt_d), "interval": "step"})
-        return optimizers, schedulers
+    def generator_parameters(self) -> list[nn.Parameter]:
+        """The generator's and the auxiliary network's (official ``ArrangeModel.create_optimizers``)."""
+        extra = self.cr_loss.generator_parameters() if self.cr_loss is not None else []
+        return [*super().generator_parameters(), *extra]
+
+    def discriminator_parameters(self) -> list[nn.Parameter]:
+        """The critic's and the auxiliary critic's, in one optimiser."""
+        extra = self.cr_loss.discriminator_parameters() if self.cr_loss is not None else []
+        return [*super().discriminator_parameters(), *extra]

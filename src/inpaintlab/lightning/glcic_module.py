@@ -24,8 +24,8 @@ class GLCICModule(InpaintingModule):
         super().__init__(*args, **kwargs)
         self.eval_both = bool(eval_both)
 
-    def _eval_step(self, batch: Mapping[str, Tensor], stage: str, dataloader_idx: int = 0) -> dict[str, Tensor]:
-        out = super()._eval_step(batch, stage, dataloader_idx)
+    def eval_outputs(self, batch: Mapping[str, Tensor], stage: str) -> dict[str, Tensor]:
+        out = super().eval_outputs(batch, stage)
         if self.eval_both:
             image, mask = batch["image"], batch["mask"]
             adapter = self.inference_adapter

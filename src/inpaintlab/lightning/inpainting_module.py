@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -102,9 +104,14 @@ class InpaintingModule(L.LightningModule):
     Manual optimisation: every batch makes one discriminator step (when a discriminator and an adversarial
     loss are configured); every ``n_critic``-th batch also makes one generator step (WGAN-GP Alg. 1 with
     n_critic; n_critic=1 alternates D and G on each batch as DeepFill v2 does). ``trainer.global_step``
-    counts generator steps. Subclasses change the procedure through small hooks (``generator_forward``,
-    ``generator_loss``, ``adversarial_weight``, ``discriminator_inputs``, ``enter_phase``) instead of copying
-    ``training_step``. ``phases`` (a :class:`~inpaintlab.lightning.phases.PhaseSchedule`) switches generator
+    counts generator steps. Subclasses change the procedure through small hooks instead of copying the constructor,
+    ``training_step`` or ``configure_optimizers``: ``forward_batch`` / ``generator_forward`` (what the generator
+    reads), ``generator_loss`` / ``discriminator_loss`` (extra terms on top of ``super()``),
+    ``adversarial_weight`` and ``adversarial_sources`` (which outputs the critic judges, with what weight),
+    ``generator_parameters`` / ``discriminator_parameters`` (training-only networks trained alongside),
+    ``enter_phase`` (a phase's switches) and ``eval_outputs`` (what validation and test log and score). The
+    adversarial objective receives the mask and the critic (``AdversarialLoss.generator_loss(logits, mask=…,
+    discriminator=…)``), so a hole-aware loss derives its own labels. ``phases`` (a :class:`~inpaintlab.lightning.phases.PhaseSchedule`) switches generator
     steps, critic steps, the adversarial term, learning rates and frozen BatchNorm over time (GLCIC, BTGMI,
     PConv fine-tuning); a critic-only phase counts its critic steps in ``global_step``.
     """
@@ -274,8 +281,13 @@ class InpaintingModule(L.LightningModule):
         methods whose input is more than the masked image (BTGMI's guided composites) read their batch keys."""
         return self.generator_forward(batch["image"], batch["mask"])
 
-    def fake_for_discriminator(self, out: Mapping[str, Tensor], image: Tensor, mask: Tensor) -> Tensor:
-        return composite(out["output"], image, mask) if self.fake_input == "composite" else out["output"]
+    # generator outputs the critic judges, each composited into the hole as ``fake_input`` says (BTGMI Sec. 4.4's
+    # guided model adds "harmonized"); with several, the generator sums their terms and the critic averages them
+    adversarial_sources: tuple[str, ...] = ("output",)
+
+    def fake_for_discriminator(self, out: Mapping[str, Tensor], image: Tensor, mask: Tensor,
+                               source: str = "output") -> Tensor:
+        return composite(out[source], image, mask) if self.fake_input == "composite" else out[source]
 
     def _log_components(self) -> bool:
         """Diagnostic parts of the loss are computed only on steps whose logs reach the loggers."""
@@ -307,23 +319,36 @@ class InpaintingModule(L.LightningModule):
                 logs.update(term.components(out[term.source], image, mask))
             if term.weight:
                 total = total + term.weight * value
-        if self.has_gan and self.phase.adversarial and self.adversarial_weight() > 0:
-            fake = self.fake_for_discriminator(out, image, mask)
-            adv = self.adversarial.generator_loss(self.discriminator(fake, mask))
+        weight = self.adversarial_weight()
+        if self.has_gan and self.phase.adversarial and weight > 0:
+            terms = []
+            for source in self.adversarial_sources:
+                fake = self.fake_for_discriminator(out, image, mask, source)
+                terms.append(self.adversarial.generator_loss(self.discriminator(fake, mask), mask=mask,
+                                                             discriminator=self.discriminator))
+                if len(self.adversarial_sources) > 1:
+                    logs[f"loss/adv_g_{source}"] = terms[-1].detach()
+            adv = functools.reduce(operator.add, terms)
             logs["loss/adv_g"] = adv.detach()
-            total = total + self.adversarial_weight() * adv
+            total = total + weight * adv
         logs["loss/total"] = total.detach()
         return total, logs
 
     def discriminator_loss(
         self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]
     ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The critic's objective (real images against each source's fake, averaged) plus its penalty."""
         image, mask = batch["image"], batch["mask"]
-        fake = self.fake_for_discriminator(out, image, mask).detach()
         real_logits = self.discriminator(image, mask)
-        fake_logits = self.discriminator(fake, mask)
-        d_loss = self.adversarial.discriminator_loss(real_logits, fake_logits)
-        penalty = self.adversarial.penalty(self.discriminator, image, fake, mask)
+        losses, penalties = [], []
+        for source in self.adversarial_sources:
+            fake = self.fake_for_discriminator(out, image, mask, source).detach()
+            losses.append(self.adversarial.discriminator_loss(real_logits, self.discriminator(fake, mask), mask=mask,
+                                                              discriminator=self.discriminator))
+            penalties.append(self.adversarial.penalty(self.discriminator, image, fake, mask))
+        n = len(self.adversarial_sources)
+        d_loss = functools.reduce(operator.add, losses) / n
+        penalty = functools.reduce(operator.add, penalties) / n
         return d_loss + penalty, {"loss/adv_d": d_loss.detach(), "loss/penalty": penalty.detach()}
 
     # ---------------------------------------------------------------- training
@@ -440,30 +465,36 @@ class InpaintingModule(L.LightningModule):
         return result
 
     def _eval_step(self, batch: Mapping[str, Tensor], stage: str, dataloader_idx: int = 0) -> dict[str, Tensor]:
+        """Logs ``eval_outputs``' scalars as ``<stage>/[<suite>/]<name>`` and returns its images to the callbacks."""
         from inpaintlab.data.datamodule import suite_prefix
 
-        image = batch["image"]
-        out = dict(self.forward_batch(batch))
-        _, logs = self._reconstruction_only(batch, out)  # losses on the generator's raw outputs
+        results = self.eval_outputs(batch, stage)
         prefix = suite_prefix(self._trainer, stage, dataloader_idx)  # "test/" or "test/<suite>/"
-        self.log(f"{prefix}loss", logs["loss/total"], on_step=False, on_epoch=True, sync_dist=True,
-                 batch_size=image.shape[0], add_dataloader_idx=False)
-        return self.eval_outputs(batch, out)
+        for name, value in results.items():
+            if value.dim() == 0:
+                self.log(f"{prefix}{name}", value, on_step=False, on_epoch=True, sync_dist=True,
+                         batch_size=batch["image"].shape[0], add_dataloader_idx=False)
+        return {name: value for name, value in results.items() if value.dim() > 0}
 
-    def eval_outputs(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """What validation/test score: the raw "output" and the inference path's "composite" (variants as
-        "composite_<name>", each scored by the metrics callback)."""
+    def eval_outputs(self, batch: Mapping[str, Tensor], stage: str) -> dict[str, Tensor]:
+        """The one evaluation hook: what validation and test (``stage`` "val" / "test") log and score. Scalars are
+        logged under their name ("loss": the reconstruction terms on the generator's raw outputs); images go to
+        the callbacks — the raw "output" and the inference path's "composite", whose variants
+        "composite_<name>" the metrics callback scores too."""
         image, mask = batch["image"], batch["mask"]
-        return {"output": out["output"], "composite": self.inference_composite(image, mask, out)}
+        out = self.forward_batch(batch)
+        return {"loss": self.reconstruction_loss(batch, out), "output": out["output"],
+                "composite": self.inference_composite(image, mask, out)}
 
-    def _reconstruction_only(self, batch, out):
-        """Evaluation loss without the critic (its value depends on the critic's state, not the output)."""
+    def reconstruction_loss(self, batch: Mapping[str, Tensor], out: Mapping[str, Tensor]) -> Tensor:
+        """Evaluation loss: the weighted named terms without the critic (its value depends on the critic's
+        state, not the output)."""
         image, mask = batch["image"], batch["mask"]
         total = image.new_zeros(())
         for term in self.losses.values():
             if term.source in out and term.weight:
                 total = total + term.weight * term(out[term.source], image, mask)
-        return total, {"loss/total": total.detach()}
+        return total.detach()
 
     def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
         return self._eval_step(batch, "val", dataloader_idx)
@@ -475,13 +506,22 @@ class InpaintingModule(L.LightningModule):
         return self(batch["image"], batch["mask"])
 
     # ---------------------------------------------------------------- optimisers and checkpoints
+    def generator_parameters(self) -> list[nn.Parameter]:
+        """What the generator's optimiser trains; subclasses add their training-only networks (CR-Fill's
+        auxiliary network)."""
+        return list(self.generator.parameters())
+
+    def discriminator_parameters(self) -> list[nn.Parameter]:
+        """What the critic's optimiser trains; subclasses add their extra critics (CR-Fill's auxiliary one)."""
+        return [] if self.discriminator is None else list(self.discriminator.parameters())
+
     def configure_optimizers(self):
-        opt_g = self.optimizer_g(params=self.generator.parameters())
+        opt_g = self.optimizer_g(params=self.generator_parameters())
         optimizers, schedulers = [opt_g], []
         if self.scheduler_g is not None:
             schedulers.append({"scheduler": self.scheduler_g(optimizer=opt_g), "interval": "step"})
         if self.has_gan:
-            opt_d = self.optimizer_d(params=self.discriminator.parameters())
+            opt_d = self.optimizer_d(params=self.discriminator_parameters())
             optimizers.append(opt_d)
             if self.scheduler_d is not None:
                 schedulers.append({"scheduler": self.scheduler_d(optimizer=opt_d), "interval": "step"})

@@ -75,19 +75,15 @@ class LatentPriorModule(InpaintingModule):
         return {"output": found["output"] if found is not None else result, "composite": result,
                 "sec_per_image": torch.tensor(seconds)}
 
-    def _eval_step(self, batch: Mapping[str, Tensor], stage: str, dataloader_idx: int = 0) -> dict[str, Tensor]:
-        from inpaintlab.data.datamodule import suite_prefix
-
+    def eval_outputs(self, batch: Mapping[str, Tensor], stage: str) -> dict[str, Tensor]:
+        """The search's composite and its cost; "loss" is the L1 in the hole (the prior has no reconstruction
+        term)."""
         image, mask = batch["image"], batch["mask"]
         out = self._search(image, mask, stage)
-        n = image.shape[0]
-        prefix = suite_prefix(self._trainer, stage, dataloader_idx)  # "test/" or "test/<suite>/"
         hole = mask.expand_as(image)
         l1_hole = ((out["composite"] - image).abs() * hole).sum() / hole.sum().clamp_min(1.0)
-        for name, value in (("loss", l1_hole), ("sec_per_image", out["sec_per_image"])):
-            self.log(f"{prefix}{name}", value, on_step=False, on_epoch=True, sync_dist=True, batch_size=n,
-                     add_dataloader_idx=False)
-        return {"output": out["output"], "composite": out["composite"]}
+        return {"loss": l1_hole, "sec_per_image": out["sec_per_image"], "output": out["output"],
+                "composite": out["composite"]}
 
     def predict_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
         return self._search(batch["image"], batch["mask"], "test")

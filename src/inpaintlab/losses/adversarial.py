@@ -1,8 +1,11 @@
 """Adversarial objectives behind one interface (NS-GAN, WGAN-GP with a masked gradient penalty, hinge).
 
-Every objective exposes ``generator_loss(fake_logits)``, ``discriminator_loss(real_logits, fake_logits)`` and
+Every objective exposes ``generator_loss(fake_logits, mask=None, discriminator=None)``,
+``discriminator_loss(real_logits, fake_logits, mask=None, discriminator=None)`` and
 ``penalty(discriminator, real, fake, mask)``; ``weight`` is the generator-side weight (β, λ_adv, …) that the
-training module multiplies in. Logits may be a tensor or a dict of tensors (several critics, e.g. DeepFill
+training module multiplies in. The training module always passes the mask (1 = hole) and the critic, so an
+objective that needs them (BTGMI's hole-aware labels, from the critic's receptive fields) derives what it needs
+itself — the same shape as LaMa's adversarial-loss interface. Logits may be a tensor or a dict of tensors (several critics, e.g. DeepFill
 v1's global and local ones): losses are summed over the dict's entries, as the papers add their critics.
 """
 
@@ -39,10 +42,12 @@ class AdversarialLoss(nn.Module):
     def _d(self, real: Tensor, fake: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def generator_loss(self, fake_logits: Logits) -> Tensor:
+    def generator_loss(self, fake_logits: Logits, mask: Tensor | None = None,
+                       discriminator: nn.Module | None = None) -> Tensor:
         return sum(self._g(f) for f in _each(fake_logits).values())
 
-    def discriminator_loss(self, real_logits: Logits, fake_logits: Logits) -> Tensor:
+    def discriminator_loss(self, real_logits: Logits, fake_logits: Logits, mask: Tensor | None = None,
+                           discriminator: nn.Module | None = None) -> Tensor:
         real, fake = _each(real_logits), _each(fake_logits)
         if real.keys() != fake.keys():
             raise ValueError(f"real and fake logits name different critics: {sorted(real)} vs {sorted(fake)}")

@@ -239,7 +239,8 @@ class ContextualReconstructionLoss(nn.Module):
         out = self.auxiliary_image(features, output, image, mask)
         l1 = (out["aux"] - image).abs().mean()
         if self.discriminator is not None:
-            adv = self.adversarial.generator_loss(self.discriminator(out["aux_composite"], mask))
+            adv = self.adversarial.generator_loss(self.discriminator(out["aux_composite"], mask), mask=mask,
+                                                  discriminator=self.discriminator)
         else:
             adv = l1.new_zeros(())
         inner = self.l1_weight * l1 + self.adversarial.weight * adv
@@ -261,7 +262,7 @@ class ContextualReconstructionLoss(nn.Module):
         else:
             real_logits = {k: v[:b] for k, v in logits.items()}
             fake_logits = {k: v[b:] for k, v in logits.items()}
-        loss = self.adversarial.discriminator_loss(real_logits, fake_logits)
+        loss = self.adversarial.discriminator_loss(real_logits, fake_logits, mask=mask, discriminator=self.discriminator)
         return loss + self.adversarial.penalty(self.discriminator, image, fake, mask)
 
     def generator_parameters(self) -> list[nn.Parameter]:
