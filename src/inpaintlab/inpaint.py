@@ -4,6 +4,7 @@ Examples::
 
     inpaintlab-inpaint --weights outputs/<task>/runs/<time>/checkpoints/last.ckpt --image photo.jpg --mask hole.png --out out.png
     inpaintlab-inpaint --model crfill --weights crfill.pth --image photo.jpg --mask hole.png --out out.png
+    inpaintlab-inpaint --pretrained crfill/places2 --image photo.jpg --mask hole.png --out out.png
     inpaintlab-inpaint --model deepfill_v2 --weights places2.pth --image imgs/ --mask masks/ --out results/
     inpaintlab-inpaint --model crfill --weights crfill.pth --image big.jpg --mask m.png --out o.png --highres
     inpaintlab-inpaint --weights yeh.ckpt --image i.png --mask m.png --out o.png --option steps=3000
@@ -105,9 +106,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--weights",
-        required=True,
         type=Path,
         help="released weights (.pth/.pt/.npz) or one of our Lightning checkpoints (.ckpt)",
+    )
+    ap.add_argument(
+        "--pretrained",
+        metavar="NAME",
+        help="released weights by name, downloaded once into torch's hub cache (inpaintlab-weights list), e.g. "
+        "crfill/places2; instead of --model/--weights",
     )
     ap.add_argument("--image", required=True, type=Path, help="image file, or folder of images")
     ap.add_argument(
@@ -165,7 +171,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.add_argument(f"--{flag}", type=kind, default=None, help=f"= --option {flag}=VALUE")
     ap.add_argument("--overwrite", action="store_true", help="replace existing output files")
     ap.add_argument("--quiet", action="store_true", help="print only warnings and errors")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if (args.weights is None) == (args.pretrained is None):
+        ap.error("give --weights FILE or --pretrained NAME (one of them)")
+    if args.pretrained and args.model:
+        ap.error(f"--pretrained {args.pretrained} names its model: drop --model")
+    return args
 
 
 def _coarse_scale(args: argparse.Namespace) -> float:
@@ -266,17 +277,21 @@ def run(args: argparse.Namespace) -> int:
         return 1 if errors else 0
 
     t0 = time.perf_counter()
-    painter = Inpainter.from_checkpoint(
-        args.weights,
-        device,
-        model=args.model,
-        trusted=args.trust_checkpoint,
-        model_args=model_args,
-        use_run_config=not args.no_run_config,
-        **options,
-    )
+    if args.pretrained:
+        painter = Inpainter.from_pretrained(args.pretrained, None, device, trusted=args.trust_checkpoint,
+                                            model_args=model_args, quiet=args.quiet, **options)
+    else:
+        painter = Inpainter.from_checkpoint(
+            args.weights,
+            device,
+            model=args.model,
+            trusted=args.trust_checkpoint,
+            model_args=model_args,
+            use_run_config=not args.no_run_config,
+            **options,
+        )
     say(
-        f"{painter.name}: {args.weights} on {device} ({time.perf_counter() - t0:.1f} s)"
+        f"{painter.name}: {args.weights or 'released weights'} on {device} ({time.perf_counter() - t0:.1f} s)"
         + (f", options {painter.adapter.settings}" if painter.adapter.settings else "")
     )
 

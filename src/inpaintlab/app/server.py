@@ -2,6 +2,7 @@
 
     inpaintlab-app --weights outputs/<task>/runs/<time>/checkpoints/last.ckpt
     inpaintlab-app --weights a.ckpt --weights crfill.pth --model crfill --port 8000 --device cuda
+    inpaintlab-app --pretrained crfill/places2 --pretrained deepfill_v2/places2     # released weights by name
 
 Models load at start, one ``Inpainter`` per weights file (the same loading as ``inpaintlab-inpaint``:
 ``Inpainter.from_checkpoint(path, model=NAME)``), and stay in memory. Fills run one at a time on one worker
@@ -47,6 +48,7 @@ from inpaintlab.app.masks import (
     uploaded_hole,
 )
 from inpaintlab.errors import ConfigError, InpaintlabError, exit_code_of, one_line_parser
+from inpaintlab.inference import registry
 from inpaintlab.inference.inpainter import Inpainter
 from inpaintlab.inference.loading import parse_model_args, pick_device
 from inpaintlab.inference.pictures import InpaintInputError, check_sizes, read_picture
@@ -296,11 +298,13 @@ def create_app(models: list[Model], max_side: int = DEFAULT_MAX_SIDE):
 
 # ---------------------------------------------------------------------------------------------- CLI
 class _Weights(argparse.Action):
-    """``--weights FILE`` starts a model entry; ``--model`` / ``--model-arg`` after it belong to it."""
+    """``--weights FILE`` / ``--pretrained NAME`` starts a model entry; ``--model`` / ``--model-arg`` after it
+    belong to it."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         entries = getattr(namespace, "entries", None) or []
-        entries.append({"weights": Path(values), "model": None, "model_args": []})
+        weights, pretrained = (None, values) if self.dest == "pretrained" else (Path(values), None)
+        entries.append({"weights": weights, "pretrained": pretrained, "model": None, "model_args": []})
         namespace.entries = entries
 
 
@@ -320,9 +324,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "upload a mask), press Fill, compare before/after and download the PNG. Known pixels are kept bit for bit.",
     )
     ap.set_defaults(entries=[], pending=[])
-    ap.add_argument("--weights", action=_Weights, required=True, metavar="FILE",
+    ap.add_argument("--weights", action=_Weights, metavar="FILE",
                     help="a checkpoint of any experiment (.ckpt) or released weights (.pth/.pt/.npz, with --model); "
                     "repeat for several models (the page gets a model picker)")
+    ap.add_argument("--pretrained", action=_Weights, metavar="NAME",
+                    help="released weights by name, downloaded once into torch's hub cache (inpaintlab-weights "
+                    "list), e.g. crfill/places2; repeatable, and combinable with --weights")
     ap.add_argument("--model", action=_PerWeights, metavar="NAME",
                     help="released weights' architecture (deepfill_v1, deepfill_v2, crfill, …) of the --weights just "
                     "before it; not needed for our checkpoints")
@@ -340,8 +347,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-run-config", action="store_true",
                     help="ignore a training run's config.yaml beside a .ckpt")
     args = ap.parse_args(argv)
+    if not args.entries:
+        ap.error("the app needs at least one model: --weights FILE or --pretrained NAME")
     for index, dest, value in args.pending:
         entry = args.entries[index]
+        if dest == "model" and entry["pretrained"]:
+            ap.error(f"--pretrained {entry['pretrained']} names its model: drop the --model after it")
         if dest == "model":
             if entry["model"] is not None:
                 ap.error(f"--model given twice for --weights {entry['weights']} (put each --model after its --weights)")
@@ -356,18 +367,27 @@ def load_models(args: argparse.Namespace, device: str, say: Callable[[str], None
     models: list[Model] = []
     seen: set[tuple[Path, str | None]] = set()
     for entry in args.entries:
-        key = (entry["weights"].resolve(), entry["model"])
+        key = (entry["weights"].resolve() if entry["weights"] else entry["pretrained"], entry["model"])
         if key in seen:
             continue
         seen.add(key)
         t = time.perf_counter()
-        painter = Inpainter.from_checkpoint(
-            entry["weights"], device, model=entry["model"], trusted=args.trust_checkpoint,
-            model_args=parse_model_args(entry["model_args"]), use_run_config=not args.no_run_config,
-        )
-        models.append(Model(str(len(models)), painter, entry["weights"]))
-        say(f"{PROG}: {painter.name} from {entry['weights']} on {device} ({time.perf_counter() - t:.1f} s)")
-    for model, shown in zip(models, short_names([m.weights for m in models])):
+        model_args = parse_model_args(entry["model_args"])
+        if entry["pretrained"]:
+            painter = Inpainter.from_pretrained(entry["pretrained"], None, device, trusted=args.trust_checkpoint,
+                                                model_args=model_args)
+            model = Model(str(len(models)), painter, registry.weights_path(registry.release(painter.name)),
+                          f"released weights, {registry.release(painter.name).license}")
+        else:
+            painter = Inpainter.from_checkpoint(
+                entry["weights"], device, model=entry["model"], trusted=args.trust_checkpoint,
+                model_args=model_args, use_run_config=not args.no_run_config,
+            )
+            model = Model(str(len(models)), painter, entry["weights"])
+        models.append(model)
+        say(f"{PROG}: {painter.name} from {model.weights} on {device} ({time.perf_counter() - t:.1f} s)")
+    files = [m for m in models if not m.shown]
+    for model, shown in zip(files, short_names([m.weights for m in files])):
         model.shown = shown
     return models
 

@@ -3,7 +3,8 @@
 
     from inpaintlab import Inpainter
     painter = Inpainter.from_checkpoint("outputs/.../checkpoints/last.ckpt")       # any experiment's checkpoint
-    painter = Inpainter.from_pretrained("crfill", "crfill.pth", coarse_scale=0.5)  # released weights by name
+    painter = Inpainter.from_pretrained("crfill/places2")                         # downloaded once, cached
+    painter = Inpainter.from_pretrained("crfill", "crfill.pth", coarse_scale=0.5)  # a weights file you have
     out = painter.fill(Image.open("photo.jpg"), Image.open("hole.png"))           # uint8/uint16 array
     composite = painter.fill_tensor(image, mask)                                   # [-1, 1] tensors, any size
 
@@ -80,15 +81,30 @@ class Inpainter:
     def from_pretrained(
         cls,
         name: str,
-        path: str | Path,
+        path: str | Path | None = None,
         device: str | torch.device = "cpu",
         *,
         trusted: bool = False,
         model_args: Mapping[str, Any] | None = None,
+        quiet: bool = False,
         **options: Any,
     ) -> Inpainter:
-        """Released weights by name (``inpaintlab.pretrained.names()``: deepfill_v1, deepfill_v2, crfill, and
-        what other families register); our own checkpoints load too."""
+        """Released weights by name. A registered release (``inpaintlab.inference.registry``:
+        ``"crfill/places2"``, ``inpaintlab-weights list``) without ``path`` is downloaded once into torch's hub
+        cache (checked, unpacked) and run with its options; with ``path``, that file is read as the release's
+        method. A method name (``inpaintlab.pretrained.names()``: deepfill_v1, deepfill_v2, crfill, …) needs the
+        ``path``; our own checkpoints load too."""
+        from inpaintlab.inference import registry
+
+        if registry.is_release(name):
+            rel = registry.release(name)
+            weights = registry.fetch(name, quiet=quiet) if path is None else path
+            loaded = load_model(rel.method, weights, str(device), trusted, model_args, True)
+            loaded.name = name
+            return cls._from_loaded(loaded, {**rel.options, **options})
+        if path is None:
+            raise registry.WeightsError(f"{name!r} is not a released-weights name ({', '.join(registry.releases())}"
+                                        "); a method name needs the weights file: from_pretrained(name, path)")
         return cls._from_loaded(load_model(name, path, str(device), trusted, model_args, True), options)
 
     # ------------------------------------------------------------------ filling
