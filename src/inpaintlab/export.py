@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from inpaintlab.errors import ConfigError, exit_code_of, one_line_parser
+from inpaintlab.inference import registry
 from inpaintlab.inference.adapters import Adapter
 from inpaintlab.inference.inpainter import Inpainter
 from inpaintlab.inference.sizing import fill_any_size
@@ -306,10 +307,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--trust-checkpoint", action="store_true",
                     help="allow un-pickling Python objects in --weights (only for files you trust)")
     args = ap.parse_args(argv)
-    if (args.weights is None) == (args.pretrained is None):
-        ap.error("give --weights FILE or --pretrained NAME (one of them)")
-    if args.pretrained and args.model:
-        ap.error(f"--pretrained {args.pretrained} names its model: drop --model")
+    registry.check_source_args(ap, args)
     return args
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from inpaintlab.errors import ConfigError, exit_code_of, one_line_parser
+from inpaintlab.inference import registry
 from inpaintlab.inference.coarse_to_fine import COARSE_MULTIPLE, coarse_to_fine, least_size, pad_multiple
 from inpaintlab.inference.files import check_jobs, pair_files, plan_folder_jobs
 from inpaintlab.inference.inpainter import Inpainter, unwrap
@@ -172,10 +173,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--overwrite", action="store_true", help="replace existing output files")
     ap.add_argument("--quiet", action="store_true", help="print only warnings and errors")
     args = ap.parse_args(argv)
-    if (args.weights is None) == (args.pretrained is None):
-        ap.error("give --weights FILE or --pretrained NAME (one of them)")
-    if args.pretrained and args.model:
-        ap.error(f"--pretrained {args.pretrained} names its model: drop --model")
+    registry.check_source_args(ap, args)
     return args
 
 

@@ -92,6 +92,14 @@ def is_release(name: str | None) -> bool:
     return bool(name) and name in releases()
 
 
+def check_source_args(parser: Any, args: Any) -> None:
+    """The CLIs' ``--weights FILE`` or ``--pretrained NAME`` (exactly one; ``--model`` only with a file)."""
+    if (args.weights is None) == (args.pretrained is None):
+        parser.error("give --weights FILE or --pretrained NAME (one of them)")
+    if args.pretrained and args.model:
+        parser.error(f"--pretrained {args.pretrained} names its model: drop --model")
+
+
 # ---------------------------------------------------------------------------------------------- paths
 def cache_dir() -> Path:
     """``<torch hub dir>/checkpoints/inpaintlab`` (follows ``TORCH_HOME``)."""
