@@ -195,7 +195,9 @@ def _run_saved(fmt: str, path: Path, image: Tensor, mask: Tensor) -> Tensor:
 
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return torch.from_numpy(session.run(None, {"image": image.numpy(), "mask": mask.numpy()})[0])
-    module = torch.jit.load(str(path), map_location="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notice: the format is still read
+        module = torch.jit.load(str(path), map_location="cpu")
     with torch.no_grad():
         return module(image, mask)
 
