@@ -1,19 +1,21 @@
 """`inpaintlab-compare` (`make compare`): every method of the package under one protocol, one table, one figure.
 
 A comparison is a config of the ``compare`` group (``conf/compare/<name>.yaml``): the evaluation images and size,
-the frozen mask suites, the common budget and its scaling rule, and the methods — each one entry (the experiment
-it starts from, the overrides that scale it to the common budget/size, and the inference variants to score). This
-module knows no method by name:
+the frozen mask suites, the common budget and its scaling rule, the seeds, the baselines and the methods — each
+one entry (the experiment it starts from, the overrides that scale it to the common budget/size, and the inference
+variants to score). This module knows no method by name:
 
 1. training: one generated experiment file per method (``<out>/conf/experiment/compare_<method>.yaml``: the
-   method's experiment, the common overrides, its own), all trained by ONE ``inpaintlab-train -m`` multirun, so
-   the joblib launcher (``jobs``) or the scale-out launchers (``launcher=[hydra/launcher=slurm]``) run the methods
-   as parallel jobs; runs land in ``<out>/runs/<method>``;
-2. evaluation: every variant's ``last.ckpt`` through ``Inpainter.from_checkpoint`` (its options as keyword
-   arguments) on the same test images and the same masks, frozen to ``<out>/masks/<suite>`` (PNG + manifest);
-   fixed-size nets are filled by the Inpainter's resize–fill–paste and marked native in the table;
-3. ``results.json``, ``results.md`` (one row per method and suite: PSNR, SSIM, L1, hole L1/PSNR, LPIPS where
-   AlexNet's weights are present, parameters, inference time per image, training time), ``grid.png``, ``bars.png``.
+   method's experiment, the common overrides, its own), all trained by ONE ``inpaintlab-train -m`` multirun over
+   methods × ``seeds``, so the joblib launcher (``jobs``) or the scale-out launchers
+   (``launcher=[hydra/launcher=slurm]``) run them as parallel jobs; runs land in ``<out>/runs/<method>/seed<k>``;
+2. evaluation: every variant's ``last.ckpt`` of every seed through ``Inpainter.from_checkpoint`` (its options as
+   keyword arguments) on the same test images and the same masks, frozen to ``<out>/masks/<suite>`` (PNG +
+   manifest); fixed-size nets are filled by the Inpainter's resize–fill–paste and marked native in the table; the
+   baselines (mean fill, OpenCV's Telea) are plain functions of (image, mask), scored once;
+3. ``results.json`` (every number per seed and as mean ± std, with the provenance: commit, config hash, version,
+   machine), ``results.md``, ``grid.png``, ``bars.png`` (``inpaintlab.compare_report``); ``publish=<docs page>``
+   copies them under the page's images/ and regenerates the page's block from the copied record.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -38,6 +41,12 @@ from inpaintlab.utils.runtime import guarded, register_resolvers
 log = logging.getLogger("inpaintlab.compare")
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 METRICS = ("psnr", "ssim", "l1", "psnr_hole", "l1_hole", "lpips")
+# std over the hole pixels of the fill and of the truth ([0, 1]): a constant fill has 0 (compare_report.learned)
+CONTRAST = ("hole_std", "hole_std_true")
+# keys of the comparison app that change no number (where it writes, how it schedules, what it publishes)
+RUN_KEYS = ("out", "reuse", "jobs", "launcher", "device", "publish")
+# torch-fidelity's Inception (FID/KID), as torchmetrics loads it from torch's hub cache
+INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"
 
 
 def _register() -> None:
@@ -109,12 +118,20 @@ def experiment_file(method: str, experiment: str, overrides: list[str]) -> str:
     return header + yaml.safe_dump({"defaults": [*defaults, "_self_"], **body}, sort_keys=False, allow_unicode=True)
 
 
-def train_command(out: Path, methods: list[str], launcher: list[str], jobs: int) -> list[str]:
-    """The one ``inpaintlab-train`` multirun over the generated experiments (one job per method)."""
+def seed_list(c: dict) -> list[int]:
+    seeds = c.get("seeds", [0])
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds or [])
+    if not seeds or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds) or len(set(seeds)) < len(seeds):
+        raise ConfigError(f"compare.seeds={c.get('seeds')!r}: expected a list of distinct integers, e.g. [0,1,2]")
+    return seeds
+
+
+def train_command(out: Path, methods: list[str], seeds: list[int], launcher: list[str], jobs: int) -> list[str]:
+    """The one ``inpaintlab-train`` multirun over the generated experiments × seeds (one job each)."""
     cmd = [sys.executable, "-m", "inpaintlab.train", "-m", f"hydra.searchpath=[file://{(out / 'conf').resolve()}]",
-           "experiment=" + ",".join(f"compare_{m}" for m in methods),
-           f"hydra.sweep.dir={(out / 'runs').resolve()}", "hydra.sweep.subdir=${task_name}"]
-    if not any(a.startswith("hydra/launcher=") for a in launcher) and jobs > 1 and len(methods) > 1:
+           "experiment=" + ",".join(f"compare_{m}" for m in methods), "seed=" + ",".join(map(str, seeds)),
+           f"hydra.sweep.dir={(out / 'runs').resolve()}", "hydra.sweep.subdir=${task_name}/seed${seed}"]
+    if not any(a.startswith("hydra/launcher=") for a in launcher) and jobs > 1 and len(methods) * len(seeds) > 1:
         cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"]
     return cmd + list(launcher)
 
@@ -130,7 +147,7 @@ def train_methods(c: dict, names: list[str], out: Path, launcher: list[str], job
             experiment_file(m, entry["experiment"], [*c.get("common", []), *entry.get("overrides", []), *extra]))
     if not to_train:
         return
-    cmd = train_command(out, to_train, launcher, jobs)
+    cmd = train_command(out, to_train, seed_list(c), launcher, jobs)
     env = dict(os.environ)
     if "hydra/launcher=joblib" in cmd:
         env["OMP_NUM_THREADS"] = "1"  # one thread per job: small convolutions scale badly across threads
@@ -140,13 +157,19 @@ def train_methods(c: dict, names: list[str], out: Path, launcher: list[str], job
         raise ConfigError(f"inpaintlab-train failed (exit {result.returncode}) for the comparison runs in {out / 'runs'}")
 
 
-def run_checkpoint(c: dict, method: str, out: Path) -> Path:
+def run_checkpoints(c: dict, method: str, out: Path) -> dict[str, Path]:
+    """{seed label: last.ckpt} of a trained method; a given ``checkpoint`` (one path, or a list: one per seed)
+    instead of training."""
     given = c["methods"][method].get("checkpoint")
-    ckpt = Path(given) if given else out / "runs" / method / "checkpoints" / "last.ckpt"
-    if not ckpt.is_file():
-        raise ConfigError(f"{method}: no checkpoint at {ckpt} (train first, without reuse=true, or set "
-                          f"compare.methods.{method}.checkpoint)")
-    return ckpt
+    if given:
+        paths = {f"given{i}": Path(p) for i, p in enumerate([given] if isinstance(given, str) else given)}
+    else:
+        paths = {f"seed{s}": out / "runs" / method / f"seed{s}" / "checkpoints" / "last.ckpt" for s in seed_list(c)}
+    for ckpt in paths.values():
+        if not ckpt.is_file():
+            raise ConfigError(f"{method}: no checkpoint at {ckpt} (train first, without reuse=true, or set "
+                              f"compare.methods.{method}.checkpoint)")
+    return paths
 
 
 def training_seconds(run_dir: Path) -> float | None:
@@ -207,8 +230,40 @@ def lpips_network(wanted: bool) -> tuple[Any, str]:
     return build_lpips(pretrained=True), "LPIPS: AlexNet (lpips v0.1), lower is better"
 
 
+def set_metric_factory(wanted: bool, images: int) -> tuple[Any, str]:
+    """(factory of fresh {"fid", "kid"} torchmetrics objects, or None; what the table says about them). Optional:
+    torch-fidelity's Inception (pip install torch-fidelity) with its weights in torch's hub cache."""
+    if not wanted:
+        return None, "FID/KID: switched off (compare.fid=false)."
+    try:
+        import torch_fidelity  # noqa: F401 - torchmetrics' Inception comes from it
+    except ImportError:
+        return None, "FID/KID: not computed — torch-fidelity is not installed (pip install torch-fidelity)."
+    path = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS
+    if not path.is_file():
+        return None, f"FID/KID: not computed — torch-fidelity's Inception weights absent ({path})."
+    return (lambda: set_metrics(2048, images)), f"FID/KID: Inception pool features, {images} images per suite."
+
+
+def set_metrics(feature: Any, images: int) -> dict[str, Any]:
+    """FID and KID (torchmetrics) on [0, 1] images; ``feature``: 2048 (Inception) or a feature module (tests)."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    return {"fid": FrechetInceptionDistance(feature=feature, normalize=True),
+            "kid": KernelInceptionDistance(feature=feature, normalize=True, subset_size=min(1000, images))}
+
+
+def _hole_std(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Per image: the standard deviation of ``x`` over its hole pixels and channels (0 for a constant fill)."""
+    n = m.flatten(1).sum(1).clamp_min(1)
+    mean = (x * m).flatten(1).sum(1) / n
+    return (((x - mean.view(-1, 1, 1, 1)) * m).pow(2).flatten(1).sum(1) / n).sqrt()
+
+
 def per_image_metrics(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, lpips_net: Any) -> dict:
-    """Per-image metrics of composites in [-1, 1] on [0, 1] images (the callbacks' definitions)."""
+    """Per-image metrics of composites in [-1, 1] on [0, 1] images (the callbacks' definitions), and the hole
+    pixels' spread of the fill and of the truth (``CONTRAST``)."""
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     from inpaintlab.callbacks.metrics import HoleL1, HolePSNR, to_unit
@@ -222,9 +277,11 @@ def per_image_metrics(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
         "l1": (p - t).abs().flatten(1).mean(1),
         "psnr_hole": HolePSNR.per_image(p, t, m),
         "l1_hole": HoleL1.per_image(p, t, m),
+        "hole_std": _hole_std(p, m),
+        "hole_std_true": _hole_std(t, m),
     }
     empty = mask.flatten(1).sum(1) == 0  # no hole: no hole metrics (skipped as the metric callbacks skip them)
-    for k in ("psnr_hole", "l1_hole"):
+    for k in ("psnr_hole", "l1_hole", *CONTRAST):
         out[k] = out[k].masked_fill(empty, float("nan"))
     if lpips_net is not None:
         def rgb(x: torch.Tensor) -> torch.Tensor:
@@ -235,19 +292,32 @@ def per_image_metrics(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     return out
 
 
-def evaluate_variant(painter: Any, images: torch.Tensor, masks: torch.Tensor, batch: int, lpips_net: Any):
-    """(composites, per-image metrics, seconds per image) of one suite."""
+def evaluate_variant(painter: Any, images: torch.Tensor, masks: torch.Tensor, batch: int, lpips_net: Any,
+                     sets: dict[str, Any] | None = None):
+    """(composites on the CPU, per-image metrics, set metrics, seconds per image) of one suite; ``sets``: fresh
+    FID/KID objects (or None)."""
+    from inpaintlab.callbacks.metrics import to_unit
+
     painter.fill_tensor(images[:1], masks[:1])  # warm-up (allocations, lazy buffers)
     outs, start = [], time.perf_counter()
     for i in range(0, len(images), batch):
-        outs.append(painter.fill_tensor(images[i:i + batch], masks[i:i + batch]).cpu())
+        outs.append(painter.fill_tensor(images[i:i + batch], masks[i:i + batch]))
     seconds = (time.perf_counter() - start) / len(images)
-    comp = torch.cat(outs)
-    values = {}
-    for i in range(0, len(images), batch):
-        for k, v in per_image_metrics(comp[i:i + batch], images[i:i + batch], masks[i:i + batch], lpips_net).items():
+    values: dict[str, list] = {}
+    for i, comp in zip(range(0, len(images), batch), outs):
+        real = images[i:i + batch]
+        for k, v in per_image_metrics(comp, real, masks[i:i + batch], lpips_net).items():
             values.setdefault(k, []).append(v.cpu())
-    return comp, {k: torch.cat(v) for k, v in values.items()}, seconds
+        for metric in (sets or {}).values():
+            metric.to(comp.device)
+            rgb = [to_unit(x.float()).expand(-1, 3, -1, -1) for x in (real, comp)]
+            metric.update(rgb[0], real=True)
+            metric.update(rgb[1], real=False)
+    totals = {}
+    for name, metric in (sets or {}).items():
+        value = metric.compute()
+        totals[name] = round(float(value[0] if isinstance(value, tuple) else value), 5)  # KID: (mean, std)
+    return torch.cat([o.cpu() for o in outs]), {k: torch.cat(v) for k, v in values.items()}, totals, seconds
 
 
 def summarise(values: dict[str, torch.Tensor], keep: torch.Tensor | None = None) -> dict[str, float | None]:
@@ -259,93 +329,27 @@ def summarise(values: dict[str, torch.Tensor], keep: torch.Tensor | None = None)
     return out
 
 
-# ---------------------------------------------------------------------------------------------- writing
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4f}" if abs(v) < 100 else f"{v:.0f}"
-    return "" if v is None else str(v)
+class FunctionFill:
+    """A baseline as a painter: ``fill(image, mask)`` → composite ([-1, 1], mask 1 = hole), known pixels re-imposed."""
+
+    def __init__(self, fill: Any) -> None:
+        self.fill = fill
+
+    def fill_tensor(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hole = (mask > 0.5).to(image.dtype)
+        return self.fill(image, mask) * hole + image * (1 - hole)
 
 
-def _sec(v: float | None) -> str:
-    return "" if v is None else f"{v:.1f}"
+def bins_of(variant: str, suite: str, masks: torch.Tensor, values: dict[str, torch.Tensor]) -> list[dict]:
+    """The suite's results split by hole-ratio bin."""
+    from inpaintlab.data.mask_sets import hole_ratio_bin
 
-
-def markdown(result: dict) -> str:
-    lines = [f"# Method comparison: {result['title']} (`compare={result['config']}`)", "",
-             f"Evaluation: the first {result['test_images']} test images at {result['size']}², the same frozen masks "
-             f"for every method (suites: {', '.join(result['suites'])}; seed {result['mask_seed']}); composites "
-             f"scored on [0, 1]. {result['lpips']}. Device: {result['device']}.", "",
-             f"Budget: {result['budget']['steps']} generator iterations at batch {result['budget']['batch_size']} per "
-             f"method. Scaling rule: {result['rule']}", "",
-             "| method | experiment | trained at | scale / changes | generator params | train time (s) | "
-             "inference (ms/image) | options |", "|---|---|---|---|---|---|---|---|"]
-    for name, m in result["methods"].items():
-        lines.append(f"| {name} | {m['experiment']} | {m['trained_at']} | {m.get('scale') or ''} | {m['params']:,} | "
-                     f"{_sec(m['train_seconds'])} | {m['infer_ms_per_image']:.2f} | {m['options'] or ''} |")
-    names = [k for k in METRICS if any(k in r for r in result["rows"])]
-    lines += ["", "| suite | method | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-    for r in result["rows"]:
-        lines.append(f"| {r['suite']} | {r['method']} | " + " | ".join(_fmt(r.get(k)) for k in names) + " |")
-    lines += ["", "PSNR/SSIM/L1 over the whole composite, psnr_hole/l1_hole over the hole pixels; per hole-ratio bin "
-              "in results.json (`bins`). Training time: wall time of the method's inpaintlab-train run (start-up and "
-              "the final validation included; methods trained side by side share the machine). Inference: the "
-              "Inpainter's fill_tensor per image (batches of the evaluation size, after one warm-up call)."]
-    return "\n".join(lines) + "\n"
-
-
-def draw_grid(path: Path, images: torch.Tensor, suites: dict[str, torch.Tensor],
-              composites: dict[str, dict[str, torch.Tensor]], n: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    variants = list(composites)
-    cols = ["original", "input (hole white)", *variants]
-    rows = [(s, i) for s in suites for i in range(min(n, len(images)))]
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(1.3 * len(cols), 1.3 * len(rows) + 0.4), squeeze=False)
-    for r, (suite, i) in enumerate(rows):
-        mask = suites[suite][i]
-        tiles = [images[i], images[i] * (1 - mask) + mask, *[composites[v][suite][i] for v in variants]]
-        for col, tile in enumerate(tiles):
-            ax = axes[r, col]
-            arr = ((tile.float() + 1) / 2).clamp(0, 1)
-            ax.imshow(arr[0].numpy() if arr.shape[0] == 1 else arr.permute(1, 2, 0).numpy(), cmap="gray",
-                      vmin=0, vmax=1)
-            ax.set_xticks([]), ax.set_yticks([])
-            if r == 0:
-                ax.set_title(cols[col], fontsize=7, rotation=30)
-            if col == 0:
-                ax.set_ylabel(suite, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def draw_bars(path: Path, result: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [k for k in ("psnr", "ssim", "l1_hole", "lpips") if any(k in r for r in result["rows"])]
-    suites, variants = list(result["suites"]), list(result["methods"])
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 4), squeeze=False)
-    width = 0.8 / max(1, len(variants))
-    cmap = plt.get_cmap("tab20")
-    for ax, metric in zip(axes[0], names):
-        for j, v in enumerate(variants):
-            ys = [next((r.get(metric, float("nan")) for r in result["rows"] if r["method"] == v and r["suite"] == s),
-                       float("nan")) for s in suites]
-            ax.bar([k + (j - len(variants) / 2) * width + width / 2 for k in range(len(suites))], ys, width,
-                   label=v, color=cmap(j % 20))
-        ax.set_xticks(range(len(suites)), suites, rotation=30, fontsize=8)
-        ax.set_title(metric + (" (↓)" if metric in ("l1", "l1_hole", "lpips") else " (↑)"))
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle(f"{result['title']}: {result['budget']['steps']} iterations per method")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    labels = [hole_ratio_bin(float(r)) for r in masks.flatten(1).mean(1)]
+    out = []
+    for label in sorted(set(labels), key=lambda s: float(s.split("-")[0])):
+        keep = torch.tensor([lab == label for lab in labels])
+        out.append({"method": variant, "suite": suite, "bin": label, "count": int(keep.sum()), **summarise(values, keep)})
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- the run
@@ -362,75 +366,156 @@ def selected_methods(c: dict, wanted: Any) -> list[str]:
     return chosen
 
 
-def run(cfg: DictConfig) -> dict:
-    """Train (unless ``reuse``), evaluate, write the four files; returns the results record."""
+def config_hash(cfg: DictConfig) -> str:
+    """The hash of everything in the composed comparison config that can change a number (``RUN_KEYS`` left out),
+    unresolved: the same on every machine for the same command line."""
+    from inpaintlab.utils.provenance import config_hash as digest
+
+    return digest({k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items()
+                   if k not in RUN_KEYS and k != "hydra"})
+
+
+def _command_line() -> tuple[str, list[str]]:
+    """(the command as typed, its overrides) of the running Hydra app; ("inpaintlab-compare", []) outside one."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        overrides = list(HydraConfig.get().overrides.task)
+    except ValueError:  # run() called directly (tests, notebooks)
+        overrides = []
+    return " ".join(["inpaintlab-compare", *overrides]), overrides
+
+
+def score(c: dict, names: list[str], out: Path, device: str) -> tuple[dict, list, list, dict, dict, torch.Tensor, dict]:
+    """Every baseline once and every variant of every seed on every suite: (methods, per-seed rows, per-seed bins,
+    composites of the first seed, texts, images, suites)."""
+    from hydra.utils import instantiate
+
     from inpaintlab.inference import Inpainter
+
+    images = eval_images(c).to(device)
+    suites = {k: v.to(device) for k, v in freeze_suites(c, out, len(images)).items()}
+    lpips_net, lpips_text = lpips_network(bool(c.get("lpips", True)))
+    lpips_net = lpips_net.to(device) if lpips_net is not None else None
+    sets, fid_text = set_metric_factory(bool(c.get("fid", False)), len(images))
+    print(f"[compare] {lpips_text} {fid_text}", flush=True)
+    batch = int(c.get("eval_batch_size", 50))
+    methods, rows, bins, composites = {}, [], [], {}
+
+    def score_painter(variant: str, seed: str, painter: Any) -> list[float]:
+        seconds = []
+        for suite, masks in suites.items():
+            torch.manual_seed(0)  # per-image searches (Yeh) start from the same draw for every checkpoint
+            comp, values, totals, sec = evaluate_variant(painter, images, masks, batch, lpips_net,
+                                                         sets() if sets else None)
+            composites.setdefault(variant, {}).setdefault(suite, comp)
+            seconds.append(sec)
+            rows.append({"method": variant, "suite": suite, "seed": seed, "images": len(images),
+                         **summarise(values), **totals})
+            bins.extend({**b, "seed": seed} for b in bins_of(variant, suite, masks.cpu(), values))
+        return seconds
+
+    for name, entry in (c.get("baselines") or {}).items():
+        if entry is None:
+            continue
+        seconds = score_painter(name, "deterministic", FunctionFill(instantiate(entry["fill"])))
+        methods[name] = {"method": name, "label": entry.get("label", name), "experiment": "—", "baseline": True,
+                         "trained_at": "no training", "native": False, "scale": None, "options": {}, "params": None,
+                         "train_seconds": None, "infer_ms_per_image": round(1000 * sum(seconds) / len(seconds), 3)}
+        print(f"[compare] scored baseline {name} on {len(suites)} suites", flush=True)
+    for m in names:
+        entry = c["methods"][m]
+        ckpts = run_checkpoints(c, m, out)
+        for variant, options in (entry.get("variants") or {m: {}}).items():
+            seconds, params, settings = [], None, {}
+            for seed, ckpt in ckpts.items():
+                painter = Inpainter.from_checkpoint(ckpt, device=device, **(options or {}))
+                params, settings = sum(p.numel() for p in painter.generator.parameters()), painter.adapter.settings
+                seconds += score_painter(variant, seed, painter)
+            train = [t for t in (training_seconds(p.parent.parent) for p in ckpts.values()) if t is not None]
+            methods[variant] = {
+                "method": m, "label": entry.get("label", m), "experiment": entry["experiment"],
+                "trained_at": f"native: {entry['native']}" if entry.get("native") else f"{c['size']}²",
+                "native": bool(entry.get("native")), "scale": entry.get("scale"),
+                "options": settings if options else {}, "params": params,
+                "train_seconds": round(sum(train) / len(train), 1) if train else None,
+                "infer_ms_per_image": round(1000 * sum(seconds) / len(seconds), 3),
+                "checkpoints": {s: str(p) for s, p in ckpts.items()},
+            }
+            print(f"[compare] scored {variant} ({len(ckpts)} seed{'s' if len(ckpts) > 1 else ''}) on "
+                  f"{len(suites)} suites", flush=True)
+    texts = {"lpips": lpips_text, "fid_text": fid_text}
+    return methods, rows, bins, composites, texts, images.cpu(), {k: v.cpu() for k, v in suites.items()}
+
+
+def _pooled(per_seed: list[dict], keys: tuple[str, ...]) -> list[dict]:
+    """Per-seed records grouped by ``keys`` and aggregated over seeds (compare_report.aggregate)."""
+    from inpaintlab.compare_report import aggregate
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in per_seed:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    out = []
+    for members in groups.values():
+        fixed = {k: members[0][k] for k in members[0] if k in (*keys, "images", "count")}
+        numbers = [{k: v for k, v in r.items() if k not in fixed and k != "seed"} for r in members]
+        out.append({**fixed, "seeds": len(members), **aggregate(numbers)})
+    return out
+
+
+def run(cfg: DictConfig) -> dict:
+    """Train (unless ``reuse``), evaluate, write the four files (and ``publish`` them); returns the record."""
+    from inpaintlab.compare_report import draw_bars, draw_grid, markdown
+    from inpaintlab.utils.provenance import provenance
 
     t0 = time.time()
     c = OmegaConf.to_container(cfg.compare, resolve=True)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     names = selected_methods(c, cfg.get("methods"))
-    print(f"[compare] {c['title']}: {', '.join(names)}\n[compare] budget {c['budget']}\n[compare] rule: {c['rule']}",
-          flush=True)
+    seeds = seed_list(c)
+    command, overrides = _command_line()
+    record = {**provenance(command=command), "config_hash": config_hash(cfg), "overrides": overrides}
+    print(f"[compare] {c['title']}: {', '.join(names)}; seeds {seeds}\n[compare] budget {c['budget']}\n"
+          f"[compare] rule: {c['rule']}\n[compare] commit {record['commit']} (dirty: {record['dirty']}), "
+          f"config hash {record['config_hash']}", flush=True)
     if not cfg.get("reuse", False):
         train_methods(c, names, out, list(cfg.get("launcher") or []), int(cfg.get("jobs", 1)),
                       list(cfg.get("train_overrides") or []))
     device = str(cfg.get("device", "cpu"))
-    images = eval_images(c)
-    suites = freeze_suites(c, out, len(images))
-    lpips_net, lpips_text = lpips_network(bool(c.get("lpips", True)))
-    if lpips_net is not None:
-        lpips_net = lpips_net.to(device)
-    print(f"[compare] {lpips_text}", flush=True)
-    batch = int(c.get("eval_batch_size", 50))
-    methods, rows, bins, composites = {}, [], [], {}
-    from inpaintlab.data.mask_sets import hole_ratio_bin
-
-    for m in names:
-        entry = c["methods"][m]
-        ckpt = run_checkpoint(c, m, out)
-        for variant, options in (entry.get("variants") or {m: {}}).items():
-            painter = Inpainter.from_checkpoint(ckpt, device=device, **(options or {}))
-            gen = painter.generator
-            trained_at = f"native: {entry['native']}" if entry.get("native") else f"{c['size']}²"
-            seconds, composites[variant] = [], {}
-            for suite, masks in suites.items():
-                comp, values, sec = evaluate_variant(painter, images.to(device), masks.to(device), batch, lpips_net)
-                composites[variant][suite] = comp
-                seconds.append(sec)
-                rows.append({"method": variant, "suite": suite, "images": len(images), **summarise(values)})
-                ratios = masks.flatten(1).mean(1)
-                labels = [hole_ratio_bin(float(r)) for r in ratios]
-                for label in sorted(set(labels), key=lambda s: float(s.split("-")[0])):
-                    keep = torch.tensor([lab == label for lab in labels])
-                    bins.append({"method": variant, "suite": suite, "bin": label, "count": int(keep.sum()),
-                                 **summarise(values, keep)})
-            methods[variant] = {
-                "method": m, "label": entry.get("label", m), "experiment": entry["experiment"],
-                "trained_at": trained_at, "native": bool(entry.get("native")), "scale": entry.get("scale"),
-                "options": painter.adapter.settings if options else {},
-                "params": sum(p.numel() for p in gen.parameters()),
-                "train_seconds": training_seconds(ckpt.parent.parent),
-                "infer_ms_per_image": round(1000 * sum(seconds) / len(seconds), 3),
-                "checkpoint": str(ckpt),
-            }
-            print(f"[compare] scored {variant} on {len(suites)} suites", flush=True)
+    methods, per_seed, per_seed_bins, composites, texts, images, suites = score(c, names, out, device)
     result = {
         "config": c["name"], "title": c["title"], "size": c["size"], "test_images": len(images),
-        "suites": list(suites), "mask_seed": c["mask_seed"], "budget": c["budget"], "rule": c["rule"],
-        "lpips": lpips_text, "device": device if device != "cpu" else f"cpu ({torch.get_num_threads()} threads)",
-        "methods": methods, "rows": rows, "bins": bins,
+        "suites": list(suites), "mask_seed": c["mask_seed"], "budget": c["budget"], "seeds": seeds,
+        "rule": c["rule"], "rank_by": c.get("rank_by", "l1_hole"), "learned": c.get("learned"), **texts,
+        "device": device if device != "cpu" else f"cpu ({torch.get_num_threads()} threads)",
+        "provenance": record, "methods": methods,
+        "rows": _pooled(per_seed, ("method", "suite")), "bins": _pooled(per_seed_bins, ("method", "suite", "bin")),
     }
+    result["wall_seconds"] = round(time.time() - t0, 1)
     (out / "results.json").write_text(json.dumps(result, indent=1))
     text = markdown(result)
     (out / "results.md").write_text(text)
-    draw_grid(out / "grid.png", images.cpu(), {k: v.cpu() for k, v in suites.items()}, composites,
-              int(c.get("grid_images", 2)))
+    draw_grid(out / "grid.png", images, suites, composites, int(c.get("grid_images", 2)))
     draw_bars(out / "bars.png", result)
     print("\n" + text)
     print(f"[compare] wrote {out / 'results.json'}, results.md, grid.png, bars.png in {time.time() - t0:.0f} s")
+    if cfg.get("publish"):
+        publish(out, Path(str(cfg.publish)), c["name"])
     return result
+
+
+def publish(out: Path, doc: Path, name: str) -> None:
+    """Copy the run's record and figures under ``doc``'s images/ (``compare_<name>_*``) and regenerate the page's
+    block from the copied record (``inpaintlab.compare_report.render``)."""
+    from inpaintlab.compare_report import render
+
+    images = doc.parent / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    for src in ("results.json", "grid.png", "bars.png"):
+        shutil.copyfile(out / src, images / f"compare_{name}_{src}")
+    doc.write_text(render(doc, images / f"compare_{name}_results.json"))
+    print(f"[compare] published into {doc} (figures and record in {images})")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="comparison")
