@@ -14,7 +14,7 @@ MULTIRUN := $(if $(findstring hydra/launcher=,$(ARGS)),-m,)
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
 	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess reproduce-pconv claim-pconv \
 	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh \
-	reproduce-btgmi bench-btgmi claims-btgmi reproduce-btgmi-guided claim-btgmi-guided compare clean browser app
+	reproduce-btgmi bench-btgmi claims-btgmi reproduce-btgmi-guided claim-btgmi-guided compare compare-full compare-docs compare-check clean browser app
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
@@ -157,8 +157,17 @@ bench-train: $(STAMP) ## one table: s/G-iteration, img/s, peak memory, time shar
 bench-data: $(STAMP) ## masks/s of every mask generator at 256² and 512², DataLoader images/s with 0/1/2 workers
 	$(BIN)/python benchmarks/bench_data.py
 
-compare: $(STAMP) fashion-mnist ## every method side by side on Fashion-MNIST 64² (11 min measured here; docs/comparison.md): compare/results.json|md, grid.png, bars.png
+compare: $(STAMP) fashion-mnist ## smoke run of the all-methods comparison (300 iterations, 1 seed; ~11 min here): compare/results.json|md, grid.png, bars.png
 	$(BIN)/inpaintlab-compare $(ARGS)
+
+compare-full: $(STAMP) fashion-mnist ## the documented comparison (learned budget, 3 seeds; hours on 2 cores): writes docs/comparison.md's tables
+	$(BIN)/inpaintlab-compare compare=fashion_mnist_64_full out=compare_full publish=docs/comparison.md $(ARGS)
+
+compare-docs: $(STAMP) ## regenerate docs/comparison.md's tables from the committed records (docs/images/compare_*_results.json)
+	for record in docs/images/compare_*_results.json; do $(BIN)/python -m inpaintlab.compare_report $$record docs/comparison.md; done
+
+compare-check: $(STAMP) ## fail when docs/comparison.md's tables are not the current compare config's (as the default test suite does)
+	$(BIN)/python -m inpaintlab.compare_report --check docs/comparison.md
 
 clean: ## remove build artefacts and caches (keeps .venv and outputs/)
 	rm -rf build dist src/*.egg-info .pytest_cache

@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -40,6 +42,7 @@ from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.lightning import BTGMIModule, PhaseSchedule
 from inpaintlab.losses import HoleAwarePatchGANLoss, L1Loss
 from inpaintlab.models.btgmi import BTGMIGenerator, MultiScalePatchDiscriminator
+from inpaintlab.utils.provenance import provenance, stamp
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "experiments" / "btgmi" / "README.md"
@@ -165,9 +168,11 @@ def main(argv: list[str] | None = None) -> list[tuple[str, dict[str, float]]]:
     p.add_argument("--no-write", action="store_true")
     args = p.parse_args(argv)
     results = run(args)
-    text = table(results, args)
+    command = shlex.join(["python", "experiments/btgmi/claim_check.py", *(sys.argv[1:] if argv is None else argv)])
+    record = provenance(vars(args), command)
+    text = table(results, args) + "\n\n" + stamp(vars(args), command)
     print(text)
-    Path(args.out, "results.json").write_text(json.dumps(dict(results), indent=2))
+    Path(args.out, "results.json").write_text(json.dumps({**dict(results), "provenance": record}, indent=2))
     if not args.no_write and README.is_file():
         readme = README.read_text()
         if START in readme and END in readme:

@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -41,6 +43,7 @@ from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.lightning import GuidedBTGMIModule, PhaseSchedule
 from inpaintlab.losses import HoleAwarePatchGANLoss, L1Loss
 from inpaintlab.models.btgmi import GuidedBTGMIGenerator, MultiScalePatchDiscriminator
+from inpaintlab.utils.provenance import provenance, stamp
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "experiments" / "btgmi" / "README.md"
@@ -233,9 +236,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     torch.save(blob, ckpt)
     results = evaluate(module, held_out)
     seconds = time.time() - t0
-    text = table(results, args, seconds)
+    command = shlex.join(["python", "experiments/btgmi/guided_check.py", *(sys.argv[1:] if argv is None else argv)])
+    text = table(results, args, seconds) + "\n\n" + stamp(vars(args), command)
     print(text)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "results.json").write_text(json.dumps({**results, "provenance": provenance(vars(args), command)}, indent=2))
     figure(ckpt, root, FIGURE if not args.no_write else out / "guided_example.png")
     if not args.no_write and README.is_file():
         readme = README.read_text()

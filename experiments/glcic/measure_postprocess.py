@@ -10,6 +10,8 @@ seam = mean |gradient| across the hole border (``seam_gradient``), hole L1 again
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 
 import torch
@@ -18,6 +20,7 @@ import torch.nn.functional as F
 from inpaintlab.data.masks import RandomBoxMask
 from inpaintlab.imaging.fast_marching import telea_inpaint
 from inpaintlab.imaging.postprocess import glcic_postprocess, seam_gradient
+from inpaintlab.utils.provenance import stamp
 
 
 def photos(size: int) -> torch.Tensor:
@@ -59,6 +62,7 @@ def main() -> None:
         seam = seam_gradient(y, mask).mean().item()
         ms = f"{timings[name]:.1f}" if name in timings else "–"
         print(f"| {name} | {seam:.4f} | {hole_l1(y):.4f} | {ms} |")
+    print("\n" + stamp(vars(args), shlex.join(["python", "experiments/glcic/measure_postprocess.py", *sys.argv[1:]])))
 
 
 if __name__ == "__main__":

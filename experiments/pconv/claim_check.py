@@ -20,6 +20,8 @@ import argparse
 import datetime as dt
 import math
 import re
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from inpaintlab.data.masks import FreeFormMask
 from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.losses import PConvL1Loss, TotalVariationLoss
 from inpaintlab.models.pconv_unet import PConvUNet
+from inpaintlab.utils.provenance import stamp
 
 README = Path(__file__).resolve().parent / "README.md"
 START, END = "<!-- claim-pconv:start -->", "<!-- claim-pconv:end -->"
@@ -125,7 +128,7 @@ def main() -> None:
     for conv in ("partial", "vanilla"):
         net, secs[conv] = train(conv, train_images, args)
         results[conv] = evaluate(net, test_images, test_mask, fills)
-    text = table(results, args, secs)
+    text = table(results, args, secs) + "\n\n" + stamp(vars(args), "python " + shlex.join(sys.argv))
     print(text)
     if args.write:
         readme = README.read_text()

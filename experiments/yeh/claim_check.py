@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ from inpaintlab.data.masks import CenterSquareMask
 from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.imaging import poisson_blend
 from inpaintlab.models.dcgan import latent_search
+from inpaintlab.utils.provenance import stamp
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "experiments" / "yeh" / "README.md"
@@ -133,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, out, l1, sm, sec in rows:
         lines.append(f"| {name} | {out} | {l1:.4f} | {sm:.4f} | {sec:.3f} |")
-    text = "\n".join(lines) + "\n"
+    command = shlex.join(["python", "experiments/yeh/claim_check.py", *(sys.argv[1:] if argv is None else argv)])
+    text = "\n".join([*lines, "", stamp(vars(args), command)]) + "\n"
     print(text)
     if not args.no_write and README.is_file():
         readme = README.read_text()

@@ -6,7 +6,7 @@ Everything here reads the ``results.json`` record that ``inpaintlab-compare`` wr
 the docs page is regenerated from the committed record, never copied by hand::
 
     python -m inpaintlab.compare_report docs/images/compare_fashion_mnist_64_results.json docs/comparison.md
-    python -m inpaintlab.compare_report --check docs/comparison.md   # exit 1 when a block is not its record's
+    python -m inpaintlab.compare_report --check docs/comparison.md   # exit 1 naming what is stale
 """
 
 from __future__ import annotations
@@ -287,18 +287,49 @@ def blocks(doc: Path) -> list[tuple[Path, str]]:
     return [(doc.parent / "images" / m.group(2), m.group(0)) for m in re.finditer(pattern, doc.read_text(), re.S)]
 
 
+def current_hash(overrides: list[str]) -> str:
+    """The config hash ``inpaintlab-compare <overrides>`` would record now (``inpaintlab.compare.config_hash``)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from inpaintlab.compare import CONF_DIR, config_hash
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return config_hash(compose(config_name="comparison", overrides=overrides))
+
+
+def stale(doc: Path) -> list[str]:
+    """One line per generated block of ``doc`` that is not the current comparison's: its record was produced by
+    another compare config than the one its command composes today, or the block differs from its record."""
+    problems = []
+    for record, text in blocks(doc):
+        if not record.is_file():
+            problems.append(f"{doc}: the block names {record}, which does not exist")
+            continue
+        result = json.loads(record.read_text())
+        prov = result.get("provenance") or {}
+        command = prov.get("command", "inpaintlab-compare")
+        if "config_hash" not in prov:
+            problems.append(f"{record.name} records no provenance: regenerate it with `{command}`")
+            continue
+        now = current_hash(list(prov.get("overrides") or []))
+        if now != prov["config_hash"]:
+            problems.append(f"{record.name} was produced by compare config {prov['config_hash']}, but `{command}` "
+                            f"composes {now} today: rerun `{command}` (it rewrites the record and {doc.name})")
+        if docs_block(result, record.name) != text:
+            problems.append(f"{doc}'s block of {record.name} is not its record's: regenerate it with "
+                            f"`python -m inpaintlab.compare_report {record} {doc}`")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--check"] and len(args) == 2:
-        doc, stale = Path(args[1]), []
-        for record, text in blocks(doc):
-            if docs_block(json.loads(record.read_text()), record.name) != text:
-                stale.append(record.name)
-        if stale:
-            print(f"{doc}: the blocks of {stale} differ from their records; regenerate with "
-                  f"`python -m inpaintlab.compare_report <record> {doc}`", file=sys.stderr)
-            return 1
-        return 0
+        problems = stale(Path(args[1]))
+        for line in problems:
+            print(f"inpaintlab: stale: {line}", file=sys.stderr)
+        return 1 if problems else 0
     if len(args) != 2:
         print("usage: python -m inpaintlab.compare_report RESULTS_JSON DOC_MD | --check DOC_MD", file=sys.stderr)
         return 2

@@ -1,8 +1,9 @@
 """Where a table of numbers came from: the one record every script that writes numbers into the docs stores beside
 them (``inpaintlab-compare``'s results.json, the benchmarks, the claim checks).
 
-    from inpaintlab.utils.provenance import provenance
-    record["provenance"] = provenance(config=cfg_dict, command="make compare")
+    from inpaintlab.utils.provenance import provenance, stamp
+    record["provenance"] = provenance(config=cfg_dict, command="make compare")   # beside the numbers (JSON)
+    lines.append(stamp(vars(args), "make claim-pconv"))                          # under a table in the docs
 
 The commit (and whether the work tree had uncommitted changes), the package version, a hash of the composed config
 that produced the numbers, the machine and its load at the start — enough to tell whether a committed table is
@@ -19,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-__all__ = ["config_hash", "git_state", "machine", "provenance"]
+__all__ = ["config_hash", "describe", "git_state", "machine", "provenance", "stamp"]
 
 REPO = Path(__file__).resolve().parents[3]  # src/inpaintlab/utils/ → the checkout (when run from one)
 
@@ -99,3 +100,11 @@ def describe(record: dict[str, Any]) -> str:
     load = f", load {m['load_1min']}" if m.get("load_1min") is not None else ""
     return (f"commit {commit}, inpaintlab {record.get('version')}, torch {m.get('torch')}, {where}{load}, "
             f"{record.get('date', '')[:10]}")
+
+
+def stamp(config: Any = None, command: str | None = None) -> str:
+    """The line a script writes under its table in the docs: ``Produced by `command` — commit …, machine, load;
+    config hash …`` (the provenance of this run, now)."""
+    record = provenance(config, command)
+    text = f"Produced by `{command}` — {describe(record)}" if command else f"Produced at {describe(record)}"
+    return text + (f"; config hash `{record['config_hash']}`." if "config_hash" in record else ".")
