@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -386,9 +387,22 @@ def _command_line() -> tuple[str, list[str]]:
     return " ".join(["inpaintlab-compare", *overrides]), overrides
 
 
-def score(c: dict, names: list[str], out: Path, device: str) -> tuple[dict, list, list, dict, dict, torch.Tensor, dict]:
-    """Every baseline once and every variant of every seed on every suite: (methods, per-seed rows, per-seed bins,
-    composites of the first seed, texts, images, suites)."""
+@dataclass
+class Scores:
+    """What ``score`` measured: per-variant facts, per-seed rows and bins, the first seed's composites (for the
+    grid), the LPIPS/FID statements, the evaluation images and suites (on the CPU)."""
+
+    methods: dict[str, dict]
+    rows: list[dict]
+    bins: list[dict]
+    composites: dict[str, dict[str, torch.Tensor]]
+    texts: dict[str, str]
+    images: torch.Tensor
+    suites: dict[str, torch.Tensor]
+
+
+def score(c: dict, names: list[str], out: Path, device: str) -> Scores:
+    """Every baseline once and every variant of every seed on every suite."""
     from hydra.utils import instantiate
 
     from inpaintlab.inference import Inpainter
@@ -444,8 +458,8 @@ def score(c: dict, names: list[str], out: Path, device: str) -> tuple[dict, list
             }
             print(f"[compare] scored {variant} ({len(ckpts)} seed{'s' if len(ckpts) > 1 else ''}) on "
                   f"{len(suites)} suites", flush=True)
-    texts = {"lpips": lpips_text, "fid_text": fid_text}
-    return methods, rows, bins, composites, texts, images.cpu(), {k: v.cpu() for k, v in suites.items()}
+    return Scores(methods, rows, bins, composites, {"lpips": lpips_text, "fid_text": fid_text}, images.cpu(),
+                  {k: v.cpu() for k, v in suites.items()})
 
 
 def _pooled(per_seed: list[dict], keys: tuple[str, ...]) -> list[dict]:
@@ -483,20 +497,20 @@ def run(cfg: DictConfig) -> dict:
         train_methods(c, names, out, list(cfg.get("launcher") or []), int(cfg.get("jobs", 1)),
                       list(cfg.get("train_overrides") or []))
     device = str(cfg.get("device", "cpu"))
-    methods, per_seed, per_seed_bins, composites, texts, images, suites = score(c, names, out, device)
+    scores = score(c, names, out, device)
     result = {
-        "config": c["name"], "title": c["title"], "size": c["size"], "test_images": len(images),
-        "suites": list(suites), "mask_seed": c["mask_seed"], "budget": c["budget"], "seeds": seeds,
-        "rule": c["rule"], "rank_by": c.get("rank_by", "l1_hole"), "learned": c.get("learned"), **texts,
+        "config": c["name"], "title": c["title"], "size": c["size"], "test_images": len(scores.images),
+        "suites": list(scores.suites), "mask_seed": c["mask_seed"], "budget": c["budget"], "seeds": seeds,
+        "rule": c["rule"], "rank_by": c.get("rank_by", "l1_hole"), "learned": c.get("learned"), **scores.texts,
         "device": device if device != "cpu" else f"cpu ({torch.get_num_threads()} threads)",
-        "provenance": record, "methods": methods,
-        "rows": _pooled(per_seed, ("method", "suite")), "bins": _pooled(per_seed_bins, ("method", "suite", "bin")),
+        "provenance": record, "methods": scores.methods, "rows": _pooled(scores.rows, ("method", "suite")),
+        "bins": _pooled(scores.bins, ("method", "suite", "bin")),
     }
     result["wall_seconds"] = round(time.time() - t0, 1)
     (out / "results.json").write_text(json.dumps(result, indent=1))
     text = markdown(result)
     (out / "results.md").write_text(text)
-    draw_grid(out / "grid.png", images, suites, composites, int(c.get("grid_images", 2)))
+    draw_grid(out / "grid.png", scores.images, scores.suites, scores.composites, int(c.get("grid_images", 2)))
     draw_bars(out / "bars.png", result)
     print("\n" + text)
     print(f"[compare] wrote {out / 'results.json'}, results.md, grid.png, bars.png in {time.time() - t0:.0f} s")
