@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+import shlex
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from inpaintlab.data.masks.box import RandomBoxMask
 from inpaintlab.losses.patch_adversarial import HoleAwarePatchGANLoss
 from inpaintlab.losses.patch_perceptual import PatchPerceptualLoss, build_lpips
 from inpaintlab.models.btgmi import BTGMIGenerator, MultiScalePatchDiscriminator
+from inpaintlab.utils.provenance import stamp
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "experiments" / "btgmi" / "README.md"
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         "|---|---|---|---|",
         *[f"| {n} | {t:.3f} | {100 * a:.0f} % | {100 * b:.0f} % |" for n, t, a, b in rows],
     ]
-    text = "\n".join(table)
+    text = "\n".join([*table, "", stamp(vars(args), shlex.join(["python", "benchmarks/bench_btgmi.py", *sys.argv[1:]]))])
     print(text)
     if not args.no_write and README.is_file():
         readme = README.read_text()

@@ -35,6 +35,7 @@ import torch
 from _common import ForwardMeasurement, composited, device_name, mask_description, mask_inputs, measure_forward
 
 from inpaintlab.models.coarse_to_fine import crfill, deepfill_v2
+from inpaintlab.utils.provenance import stamp
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "experiments" / "crfill" / "README.md"
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict[tuple[str, int], ForwardMeasurem
             )
             rows[(model, s)] = m
             print(f"{s:>5} {model:>5} {fmt_time(m):>10} {fmt_mem(m, cpu):>16}", flush=True)
-    table = markdown(rows, args, command.strip())
+    table = markdown(rows, args, command.strip()) + "\n\n" + stamp(vars(args), command.strip())
     print()
     print(table)
     if args.json:

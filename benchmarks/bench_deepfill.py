@@ -39,6 +39,7 @@ from _common import (
 
 from inpaintlab.models.coarse_to_fine import deepfill_v2
 from inpaintlab.nn.contextual_attention import ContextualAttention
+from inpaintlab.utils.provenance import stamp
 
 # the generator's own layer: official contextual_attention(x, x, mask_s, 3, 1, rate=2), fuse on
 CA_KWARGS = {"ksize": 3, "stride": 1, "rate": 2, "fuse_k": 3, "softmax_scale": 10.0, "fuse": True, "n_down": 2}
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         path = Path(args.markdown)
         path.parent.mkdir(parents=True, exist_ok=True)
         cmd = "python benchmarks/bench_deepfill.py " + " ".join(sys.argv[1:] if argv is None else argv)
-        path.write_text(f"{intro}\n\n`{cmd}`\n\n{HEADER}\n{sep}\n" + "\n".join(lines) + "\n")
+        path.write_text(f"{intro}\n\n`{cmd}`\n\n{HEADER}\n{sep}\n" + "\n".join(lines) + f"\n\n{stamp(vars(args), cmd)}\n")
         print(f"wrote {path}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"intro": intro, "rows": records}, indent=1))

@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+
+from inpaintlab.utils.provenance import stamp
 
 # family: (experiment, paper image side, paper batch, extra overrides at side S). New families append here.
 FAMILIES: dict[str, tuple[str, int, int, list[str]]] = {
@@ -396,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"Lightning module step {over['lightning_s']:.3f} s (bare before/after: {over['bare_before_s']:.3f} / "
                 f"{over['bare_after_s']:.3f} s) -> overhead {100 * over['overhead']:.1f} % "
                 f"(aim < 5 %: {'met' if over['overhead'] < 0.05 else 'NOT met'})\n")
+    text += "\n" + stamp(vars(args), shlex.join(["python", "benchmarks/bench_train.py", *sys.argv[1:]])) + "\n"
     print(text)
     if args.markdown:
         args.markdown.write_text(text)

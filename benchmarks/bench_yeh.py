@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from inpaintlab.utils.benchmark import device_name
 
 from inpaintlab.imaging import poisson_blend
 from inpaintlab.models.dcgan import DCGANDiscriminator, DCGANGenerator, latent_search
+from inpaintlab.utils.provenance import stamp
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "experiments" / "yeh" / "README.md"
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     for b, s, bl in rows:
         total = s + bl
         lines.append(f"| {b} | {s:.2f} | {bl:.3f} | {total / b:.3f} | {b / total:.2f} | {total / base:.2f} |")
-    text = "\n".join(lines) + "\n"
+    text = "\n".join([*lines, "", stamp(vars(args), shlex.join(["python", "benchmarks/bench_yeh.py", *sys.argv[1:]]))]) + "\n"
     print(text)
     if not args.no_write and args.readme.is_file():
         readme = args.readme.read_text()
