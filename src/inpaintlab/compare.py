@@ -395,7 +395,7 @@ class Scores:
     methods: dict[str, dict]
     rows: list[dict]
     bins: list[dict]
-    composites: dict[str, dict[str, torch.Tensor]]
+    composites: dict[str, dict[str, torch.Tensor]]  # the first seed's, first grid_images per suite
     texts: dict[str, str]
     images: torch.Tensor
     suites: dict[str, torch.Tensor]
@@ -413,7 +413,7 @@ def score(c: dict, names: list[str], out: Path, device: str) -> Scores:
     lpips_net = lpips_net.to(device) if lpips_net is not None else None
     sets, fid_text = set_metric_factory(bool(c.get("fid", False)), len(images))
     print(f"[compare] {lpips_text} {fid_text}", flush=True)
-    batch = int(c.get("eval_batch_size", 50))
+    batch, shown = int(c.get("eval_batch_size", 50)), int(c.get("grid_images", 2))
     methods, rows, bins, composites = {}, [], [], {}
 
     def score_painter(variant: str, seed: str, painter: Any) -> list[float]:
@@ -422,7 +422,7 @@ def score(c: dict, names: list[str], out: Path, device: str) -> Scores:
             torch.manual_seed(0)  # per-image searches (Yeh) start from the same draw for every checkpoint
             comp, values, totals, sec = evaluate_variant(painter, images, masks, batch, lpips_net,
                                                          sets() if sets else None)
-            composites.setdefault(variant, {}).setdefault(suite, comp)
+            composites.setdefault(variant, {}).setdefault(suite, comp[:shown].clone())  # the grid's only
             seconds.append(sec)
             rows.append({"method": variant, "suite": suite, "seed": seed, "images": len(images),
                          **summarise(values), **totals})
