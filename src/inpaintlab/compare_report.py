@@ -301,9 +301,13 @@ def current_hash(overrides: list[str]) -> str:
 
 def stale(doc: Path) -> list[str]:
     """One line per generated block of ``doc`` that is not the current comparison's: its record was produced by
-    another compare config than the one its command composes today, or the block differs from its record."""
+    another compare config than the one its command composes today, or the block differs from its record (and
+    one line when the page has no generated block at all)."""
+    found = blocks(doc) if doc.is_file() else []
+    if not found:
+        return [f"{doc} holds no block written by inpaintlab-compare publish=...: run `make compare-full`"]
     problems = []
-    for record, text in blocks(doc):
+    for record, text in found:
         if not record.is_file():
             problems.append(f"{doc}: the block names {record}, which does not exist")
             continue
