@@ -119,12 +119,12 @@ def test_imagenet_flat_and_by_class_val(layouts, tmp_path):
     items, warns = read_all(train)
     assert len(warns) == 1 and train.num_skipped == 1
     assert all(it["image"].shape == (3, 48, 48) for it in items)
-    assert len(ImageNet(layouts["imagenet"], "val")) == 3
-    by_class = ImageNet(layouts["imagenet_by_class"], "val")
+    assert len(ImageNet(layouts["imagenet"], "val", image_size=48)) == 3
+    by_class = ImageNet(layouts["imagenet_by_class"], "val", image_size=48)
     assert len(by_class) == 3 and "/val/n0144" in by_class[0]["path"]
     lst = tmp_path / "list.txt"
     lst.write_text("n01443537/n01443537_1.JPEG\n")
-    assert len(ImageNet(layouts["imagenet"], "train", file_list=str(lst))) == 1
+    assert len(ImageNet(layouts["imagenet"], "train", file_list=str(lst), image_size=48)) == 1
     with pytest.raises(DatasetNotFoundError, match="split folder .*test not found") as e:
         ImageNet(layouts["imagenet"], "test")
     assert "<root>/train/n01440764" in str(e.value)
@@ -135,14 +135,16 @@ def test_image_folder_recursive_modes_and_min_side(layouts, tmp_path):
     ds = ImageFolder(root, image_size=64)
     assert len(ds) == 12 and not ds.train  # notes.txt ignored
     items, warns = read_all(ds)
-    assert len(warns) == 1 and "broken.jpg" in warns[0]
+    # broken.jpg skipped; tiny.jpg (20×30) is below the 64² input: an evaluation split upscales it, saying so once
+    assert len(warns) == 2 and "broken.jpg" in warns[0] and "tiny.jpg is 20×30" in warns[1]
+    assert "upscaling such evaluation images" in warns[1] and ds.num_below_input == 1
     assert all(it["image"].shape == (3, 64, 64) for it in items)
     names = [Path(it["path"]).name for it in items]
     for name in ("rgba.png", "palette.png", "gray16.png", "gray.jpg"):
         assert name in names
     g16 = items[names.index("gray16.png")]["image"]
     assert float(g16.std()) > 0.01 and torch.allclose(g16[0], g16[2]), "16-bit grey decoded, not clipped to white"
-    big = ImageFolder(root, split="train", min_side=64)
+    big = ImageFolder(root, split="train", min_side=64, image_size=64)
     assert len(big) == 11 and big.num_too_small == 1 and big.train
     (tmp_path / "small").mkdir()
     smooth_image(np.random.default_rng(0), 20, 30).save(tmp_path / "small" / "a.png")
@@ -157,12 +159,13 @@ def test_image_folder_splits_from_subfolders_and_lists(tmp_path):
             d = root / split / "x"
             d.mkdir(parents=True, exist_ok=True)
             smooth_image(np.random.default_rng(i), 40, 40).save(d / f"{i}.png")
-    assert len(ImageFolder(root, "train")) == 3 and len(ImageFolder(root, "test")) == 2
-    assert len(ImageFolder(root)) == 5
+    folder = partial(ImageFolder, image_size=32)
+    assert len(folder(root, "train")) == 3 and len(folder(root, "test")) == 2
+    assert len(folder(root)) == 5
     (root / "splits").mkdir()
     (root / "splits" / "val.txt").write_text("train/x/0.png\ntest/x/1.png\n")
-    assert len(ImageFolder(root, "val", split_files="splits/{split}.txt")) == 2
-    assert len(ImageFolder(root, "val", split_files={"val": "splits/val.txt"})) == 2
+    assert len(folder(root, "val", split_files="splits/{split}.txt")) == 2
+    assert len(folder(root, "val", split_files={"val": "splits/val.txt"})) == 2
     with pytest.raises(ConfigError, match="no entry in split_files"):
         ImageFolder(root, "test", split_files={"val": "splits/val.txt"})
     with pytest.raises(DatasetNotFoundError, match="no split 'val'") as e:
@@ -208,3 +211,69 @@ def test_datamodule_pairs_images_with_masks(layouts):
         batch = next(iter(dm.train_dataloader()))
     assert batch["image"].shape == (4, 3, 64, 64) and batch["mask"].shape == (4, 1, 64, 64)
     assert float(batch["mask"].mean()) == 0.25 and len(batch["path"]) == 4
+
+
+# ---------------------------------------------------------------------------------------- no silent upscaling
+def test_a_dataset_smaller_than_the_input_is_refused_in_one_line_unless_allowed(layouts, caplog):
+    """Places2's 256² release for a 512² model, CelebA's 178² faces for a 256² one: refused before any step."""
+    with pytest.raises(ConfigError) as e:
+        Places2(layouts["places2"], "train", image_size=512)
+    msg = str(e.value)
+    assert "\n" not in msg and "smaller than the 512×512 model input" in msg and "256×256" in msg
+    assert "data.dataset.allow_upscale=true" in msg
+    with pytest.raises(ConfigError, match="178×218 before its 178×178 pre-crop"):
+        CelebA(layouts["celeba"], "test", image_size=256)
+    with caplog.at_level("INFO", logger="inpaintlab.data.images"):
+        up = Places2(layouts["places2"], "val", image_size=512, allow_upscale=True)
+    assert up[0]["image"].shape == (3, 512, 512)
+    said = [r.getMessage() for r in caplog.records if "allow_upscale=true" in r.getMessage()]
+    assert len(said) == 1 and "3 of 3 probed" in said[0] and r"512×512" in said[0]
+
+
+def test_a_few_small_images_are_skipped_in_training_and_upscaled_in_evaluation(tmp_path):
+    root = tmp_path / "mixed"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        smooth_image(rng, 40, 36).save(root / f"{i}.png")
+    smooth_image(rng, 20, 40).save(root / "2_small.png")  # 20 px wide: below a 32² input
+    train = ImageFolder(root, "train", image_size=32)
+    items, warns = read_all(train)
+    assert [Path(it["path"]).name for it in items].count("2_small.png") == 0, "a small training image is never served"
+    assert len(items) == 7 and train.num_below_input == 1
+    assert len(warns) == 1 and "2_small.png is 20×40" in warns[0] and "skipping such training images" in warns[0]
+    test = ImageFolder(root, "all", image_size=32)
+    items, warns = read_all(test)
+    assert "2_small.png" in [Path(it["path"]).name for it in items] and test.num_below_input == 1
+    assert len(warns) == 1 and "upscaling such evaluation images" in warns[0]
+    assert all(it["image"].shape == (3, 32, 32) for it in items)
+    quiet = ImageFolder(root, "train", image_size=32, allow_upscale=True)
+    items, warns = read_all(quiet)
+    assert len(items) == 7 and "2_small.png" in [Path(it["path"]).name for it in items] and warns == []
+
+
+def test_pconv_places2_reads_the_highres_release_at_native_resolution(tmp_path):
+    """Partial Conv Sec. 4.2 at 512²: random 512² crops of data_large/ for training, the centre 512² crop to test,
+    pixel for pixel (no resize); the 256² release is refused."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.utils import instantiate
+    from PIL import Image
+
+    from helpers import compose_config
+
+    cfg = compose_config(["experiment=pconv_places2"], tmp_path / "run")
+    GlobalHydra.instance().clear()
+    assert cfg.data.dataset.layout == "highres" and cfg.data.dataset.resize == "native"
+    assert cfg.data.dataset.image_size == 512 and cfg.data.dataset.allow_upscale is False
+    hr = make_places2(tmp_path / "hr", layout="highres", size=(683, 512))
+    factory = instantiate(cfg.data.dataset)
+    val = factory(root=hr, split="val")
+    with Image.open(hr / "val_large" / "Places365_val_00000001.jpg") as im:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.float32)
+    left = (683 - 512) // 2
+    expected = torch.from_numpy(rgb[:, left : left + 512]).permute(2, 0, 1) / 127.5 - 1
+    assert torch.allclose(val[0]["image"], expected, atol=1e-6)
+    train = factory(root=hr, split="train")
+    assert train.transform.crop == "random" and train[0]["image"].shape == (3, 512, 512)
+    with pytest.raises(ConfigError, match="smaller than the 512×512 model input"):
+        factory(root=make_places2(tmp_path / "std"), split="train", layout="standard")

@@ -87,12 +87,15 @@ def test_pad_to_32_with_background(tmp_path):
 
 
 def test_image_size_and_channels(tmp_path):
-    """image_size resamples (bilinear) as the images are read; channels=3 repeats the grey image as RGB."""
+    """image_size resamples (bilinear) as the images are read, an upscale only when allowed; channels=3 repeats
+    the grey image as RGB."""
     import torch
 
     root = make_idx_dataset(tmp_path, n_train=4, n_test=2)
     plain = MNISTImages(root, "test")
-    big = MNISTImages(root, "test", image_size=56, channels=3)
+    with pytest.raises(InpaintlabError, match="28×28, smaller than image_size=56.*allow_upscale=true"):
+        MNISTImages(root, "test", image_size=56)
+    big = MNISTImages(root, "test", image_size=56, channels=3, allow_upscale=True)
     x, y = plain.get_batch([0, 1])["image"], big.get_batch([0, 1])["image"]
     assert y.shape == (2, 3, 56, 56) and big[1]["image"].shape == (3, 56, 56)
     assert torch.equal(big[1]["image"], y[1]) and torch.equal(y[:, 0], y[:, 2])

@@ -91,6 +91,13 @@ class ImageFiles(UnreadableTracker, Dataset):
     returned, one warning names the file, and it is counted in ``num_skipped`` (shared by DataLoader workers
     and remembered across epochs, so the file is neither warned about nor decoded again). More than
     ``max_consecutive_failures`` unreadable files in a row stop the run with ``UnreadableImagesError``.
+
+    Pictures smaller than the model's input (``image_size``, after ``pre_crop``) are not upscaled silently:
+    upscaled data is smoother than the paper's and inflates PSNR/L1. When most images of a split are that small
+    (probed from the headers of up to 16 files spread over the list), construction stops with one ``ConfigError``
+    line; a few small images in a larger dataset are skipped in training (one warning per process, counted in
+    ``num_below_input``) and upscaled in evaluation splits, which keep every image (one warning).
+    ``allow_upscale=True`` upscales every small image instead and says so in the log.
     """
 
     def __init__(
@@ -107,6 +114,7 @@ class ImageFiles(UnreadableTracker, Dataset):
         limit: int | None = None,
         max_consecutive_failures: int = 50,
         name: str | None = None,
+        allow_upscale: bool = False,
     ) -> None:
         self.name = name or type(self).__name__
         self.split = split
@@ -127,6 +135,61 @@ class ImageFiles(UnreadableTracker, Dataset):
         )
         self.max_consecutive_failures = int(max_consecutive_failures)
         self._track_unreadable(len(files))
+        self.allow_upscale = bool(allow_upscale)
+        self._small = torch.zeros(len(files), dtype=torch.uint8).share_memory_()  # below the input (shared)
+        self._small_warned = False  # per process
+        self._check_resolution()
+
+    PROBES: ClassVar[int] = 16
+
+    def _check_resolution(self) -> None:
+        """Refuse (one line) a split whose images are mostly smaller than the model input, unless
+        ``allow_upscale``; read from the headers of up to ``PROBES`` files spread over the list."""
+        n = len(self.files)
+        if n == 0:
+            return
+        k = min(n, self.PROBES)
+        sizes = []
+        for i in sorted({round(j * (n - 1) / max(k - 1, 1)) for j in range(k)}):
+            try:
+                with Image.open(self.files[i]) as im:
+                    sizes.append((self.files[i], im.size))
+            except Exception:  # noqa: BLE001 — unreadable files are skipped (and warned about) when loaded
+                continue
+        small = [(f, wh) for f, wh in sizes if self.transform.too_small(*wh)]
+        h, w = self.transform.size
+        where = f"{self.name} {self.split or ''}".rstrip()
+        example = f"e.g. {small[0][0].name} is {small[0][1][0]}×{small[0][1][1]}" if small else ""
+        if self.transform.pre_crop is not None and small:
+            example += f" before its {self.transform.pre_crop[1]}×{self.transform.pre_crop[0]} pre-crop"
+        if self.allow_upscale:
+            (log.warning if small else log.info)(
+                "%s: allow_upscale=true: images smaller than the %d×%d input are upscaled to it (%d of %d probed%s)",
+                where, w, h, len(small), len(sizes), f"; {example}" if small else "")
+        elif 2 * len(small) > len(sizes):
+            raise ConfigError(
+                f"{where}: its images are smaller than the {w}×{h} model input ({len(small)} of {len(sizes)} probed; "
+                f"{example}) and would be upscaled, which inflates PSNR/L1: use a higher-resolution release or a "
+                "smaller data.dataset.image_size, or set data.dataset.allow_upscale=true to upscale them anyway"
+            )
+
+    @property
+    def num_below_input(self) -> int:
+        """Images found smaller than the model input so far (skipped in training, upscaled in evaluation)."""
+        return int(self._small.sum())
+
+    def _below_input(self, j: int, path: Path, size: tuple[int, int]) -> bool:
+        """Note image ``j`` as smaller than the input; True when it is to be skipped (training splits)."""
+        self._small[j] = 1
+        if not self._small_warned:
+            self._small_warned = True
+            h, w = self.transform.size
+            action = ("skipping such training images" if self.train
+                      else "upscaling such evaluation images (an evaluation split keeps every image)")
+            warnings.warn(f"{self.name}: {path} is {size[0]}×{size[1]}, smaller than the {w}×{h} input: {action}; "
+                          "data.dataset.allow_upscale=true upscales them without this warning "
+                          f"({self.num_below_input} found so far, see num_below_input)", stacklevel=3)
+        return self.train
 
     def __len__(self) -> int:
         return len(self.files)
@@ -142,17 +205,23 @@ class ImageFiles(UnreadableTracker, Dataset):
         j = index % n
         last_error: Exception | None = None
         for _ in range(min(n, self.max_consecutive_failures + 1)):
-            if not self._bad[j]:
+            if not self._bad[j] and not (self.train and self._small[j]):
                 path = self.files[j]
                 try:
-                    return {"image": self.transform(self.transform.load(path)), "path": str(path)}
+                    img = self.transform.load(path)
                 except Exception as e:  # noqa: BLE001 — any decode failure of one file must not stop training
                     last_error = e
                     self._mark_unreadable(j, path, e)
+                else:
+                    size = img.info["inpaintlab_size"]
+                    if self.allow_upscale or not self.transform.too_small(*size) or not self._below_input(j, path, size):
+                        return {"image": self.transform(img), "path": str(path)}
             j = (j + 1) % n
+        what, last = ("unreadable", f"last: {type(last_error).__name__}: {last_error}") if last_error else (
+            "too small", "all smaller than the input")
         raise UnreadableImagesError(
-            f"{self.name}: {self.max_consecutive_failures} unreadable images in a row after index {index} "
-            f"(last: {type(last_error).__name__}: {last_error}); {self.num_skipped} of {n} files skipped so far. "
+            f"{self.name}: {self.max_consecutive_failures} {what} images in a row after index {index} ({last}); "
+            f"{self.num_skipped} of {n} files unreadable, {self.num_below_input} smaller than the input so far. "
             "Check the dataset root and that the files are images."
         ) from last_error
 

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from inpaintlab.errors import DatasetNotFoundError, InpaintlabError
+from inpaintlab.errors import ConfigError, DatasetNotFoundError, InpaintlabError
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +112,14 @@ class MNISTImages(Dataset):
     ``pad`` adds that many background pixels (value −1, the digits' black) on every side: ``pad=2`` gives the
     32×32 images of power-of-two generators (DCGAN) without resampling the strokes. ``image_size`` resamples
     every image (after padding) to that side, bilinearly, when it is read (e.g. 64² for nets of that size, as
-    the method comparison uses); the split stays in memory at its stored size. ``channels=3`` repeats the grey
-    image into RGB for nets built for colour photos.
+    the method comparison uses); the split stays in memory at its stored size. An ``image_size`` above the stored
+    size (28 + 2·pad) upscales every image: refused with one line unless ``allow_upscale=True``, which the log
+    then says. ``channels=3`` repeats the grey image into RGB for nets built for colour photos.
     """
 
     def __init__(self, root: str | os.PathLike, split: str = "train", variant: str = "mnist", download: bool = False,
                  pad: int = 0, image_size: int | None = None,
-                 channels: int = 1):
+                 channels: int = 1, allow_upscale: bool = False):
         if split not in IDX_FILES:
             raise InpaintlabError(f"MNIST split must be one of {sorted(IDX_FILES)}, got {split!r}")
         if variant not in MIRRORS:
@@ -149,6 +150,15 @@ class MNISTImages(Dataset):
         self.images = torch.from_numpy(images.copy())
         if self.pad:  # background is 0 in the files (−1 after scaling); padded once, in memory
             self.images = torch.nn.functional.pad(self.images, (self.pad,) * 4)
+        stored = int(self.images.shape[-1])
+        if self.image_size is not None and self.image_size > stored:
+            if not allow_upscale:
+                raise ConfigError(
+                    f"{variant} images are {stored}×{stored}, smaller than image_size={self.image_size}: every image "
+                    "would be upscaled; set data.dataset.allow_upscale=true to do so anyway"
+                )
+            log.warning("%s %s: allow_upscale=true: the %d×%d images are upscaled to %d×%d", variant, split, stored,
+                        stored, self.image_size, self.image_size)
         labels_path = find_idx(self.root, labels_stem)
         self.labels = torch.from_numpy(read_idx(labels_path).astype(np.int64)) if labels_path else None
 

@@ -145,10 +145,18 @@ class ImageTransform:
         """The largest short side a random ``[lo, hi]`` resize may draw (libjpeg must not decode below it)."""
         return self.resize_range[1] if self.resize_range is not None and self.crop == "random" else self.resize
 
+    def too_small(self, width: int, height: int) -> bool:
+        """Whether a file of ``width``×``height`` pixels is smaller than the crop (the model's input) once the
+        ``pre_crop`` is cut: its pixels would be upscaled, not just resampled."""
+        if self.pre_crop is not None:
+            height, width = min(height, self.pre_crop[0]), min(width, self.pre_crop[1])
+        return height < self.size[0] or width < self.size[1]
+
     def load(self, path: str | os.PathLike) -> Image.Image:
-        """Decode ``path`` (with libjpeg's draft scaling when enabled) and convert it to RGB."""
+        """Decode ``path`` (with libjpeg's draft scaling when enabled) and convert it to RGB; the file's own size
+        (w, h) is kept in ``info["inpaintlab_size"]``."""
         with Image.open(path) as img:
-            w0 = img.size[0]
+            w0, h0 = img.size
             if self.jpeg_draft and img.format == "JPEG" and self.resize != "native":
                 w, h = img.size
                 if self.pre_crop is not None:
@@ -161,6 +169,7 @@ class ImageTransform:
             img.load()
             rgb = to_rgb(img)
             rgb.info["inpaintlab_scale"] = rgb.size[0] / w0 if w0 else 1.0
+            rgb.info["inpaintlab_size"] = (w0, h0)
             return rgb
 
     def __call__(self, img: Image.Image, generator: torch.Generator | None = None) -> Tensor:
