@@ -96,3 +96,34 @@ def test_mask_generator_of_wrong_shape_is_reported(idx_root):
     ds = MaskedImages(MNISTImages(idx_root, "test", variant="fashion_mnist"), bad, frozen=False)
     with pytest.raises(InpaintlabError, match=r"expected 2×1×28×28"):
         ds.__getitems__([0, 1])
+
+
+def test_training_on_the_evaluation_masks_is_warned_about_in_one_line(idx_root, tmp_path, caplog):
+    """Partial Conv: NVIDIA released test masks only; a training source that is the test folder (or lists its
+    files) is a leak, said once at setup; separate sets are not."""
+    from PIL import Image
+
+    from inpaintlab.data.masks import IrregularFileMask, UnionMask
+
+    test_dir, train_dir = tmp_path / "test_masks", tmp_path / "train_masks"
+    for folder, n in ((test_dir, 4), (train_dir, 3)):
+        folder.mkdir()
+        for i in range(n):
+            m = torch.zeros(28, 28, dtype=torch.uint8)
+            m[4 + i : 12 + i, 6:20] = 255
+            Image.fromarray(m.numpy()).save(folder / f"{i:05d}.png")
+    (tmp_path / "list.txt").write_text("test_masks/00001.png\ntrain_masks/00000.png\n")
+    suites = {"irregular": IrregularFileMask(str(test_dir)), "frozen": str(test_dir)}
+
+    def setup_lines(train_masks) -> list[str]:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="inpaintlab.data.datamodule"):
+            _dm(idx_root, train_masks, eval_masks=suites).setup("fit")
+        return [r.getMessage() for r in caplog.records if "mask leak" in r.getMessage()]
+
+    same = setup_lines(IrregularFileMask(str(test_dir), augment=True, rotation=10))
+    assert len(same) == 1 and "4 of the 4 training mask files" in same[0] and "irregular, frozen" in same[0]
+    assert "\n" not in same[0] and "mask.source" in same[0]
+    listed = setup_lines(UnionMask([CenterSquareMask(4), IrregularFileMask(str(tmp_path / "list.txt"))]))
+    assert len(listed) == 1 and "1 of the 2 training mask files" in listed[0]
+    assert setup_lines(IrregularFileMask(str(train_dir))) == []

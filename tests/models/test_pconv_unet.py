@@ -79,3 +79,20 @@ def test_default_adapter_fills_and_keeps_known_pixels_bit_exact():
     assert out.shape == image.shape
     assert torch.equal(out[mask.expand_as(out) == 0], image[mask.expand_as(image) == 0])
     assert not torch.equal(out[mask.expand_as(out) == 1], image[mask.expand_as(image) == 1])
+
+
+def test_weights_start_from_he_initialisation():
+    """Sec. 4.2 initialises the weights as He et al. 2015: N(0, 2/fan_in), zero biases (PyTorch's default draws
+    U(±1/√fan_in), a std of 1/√(3·fan_in), 2.4× smaller, and random biases); init=pytorch keeps the default."""
+    torch.manual_seed(0)
+    net = PConvUNet(levels=8)
+    conv = net.encoder[3].conv  # 256→512, 3×3: fan_in 2,304, 1,179,648 weights
+    assert conv.weight.std().item() == pytest.approx((2 / 2304) ** 0.5, rel=0.01)
+    assert abs(conv.weight.mean().item()) < 1e-4
+    first, last = net.encoder[0].conv, net.decoder[-1].conv  # the two convolutions with a bias
+    assert torch.equal(first.bias, torch.zeros(64)) and torch.equal(last.bias, torch.zeros(3))
+    assert last.weight.std().item() == pytest.approx((2 / (67 * 9)) ** 0.5, rel=0.1)
+    default = PConvUNet(levels=8, init="pytorch").encoder[3].conv
+    assert default.weight.std().item() == pytest.approx((1 / (3 * 2304)) ** 0.5, rel=0.01)
+    with pytest.raises(ConfigError, match="init must be one of"):
+        PConvUNet(levels=4, init="xavier")

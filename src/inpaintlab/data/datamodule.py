@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,6 +29,41 @@ def suite_prefix(trainer: Any, stage: str, dataloader_idx: int = 0) -> str:
     if len(names) > 1 and dataloader_idx < len(names):
         return f"{stage}/{names[dataloader_idx]}/"
     return f"{stage}/"
+
+
+def mask_files(source: Any) -> set[Path]:
+    """The mask files a training generator or an evaluation suite reads (resolved paths): a generator's ``files``
+    (``IrregularFileMask``, ``ObjectShapeMask``), those of its sub-generators (unions, mixtures), a frozen folder's."""
+    if isinstance(source, (str, os.PathLike)):
+        from inpaintlab.data.masks.files import list_mask_files
+
+        try:
+            return {p.resolve() for p in list_mask_files(source)}
+        except InpaintlabError:  # a missing folder is reported where the suite is read
+            return set()
+    found = {Path(p).resolve() for p in getattr(source, "files", None) or ()}
+    subs = getattr(source, "generators", None) or ()
+    for sub in subs.values() if isinstance(subs, Mapping) else subs:
+        found |= mask_files(sub)
+    return found
+
+
+def warn_mask_leak(train_masks: Any, suites: Mapping[str, Any]) -> str | None:
+    """One warning line when the training masks read files an evaluation suite scores on (Partial Conv Sec. 4.1:
+    NVIDIA released its test masks only, and training on them inflates every score); returns the line."""
+    train = mask_files(train_masks)
+    if not train:
+        return None
+    shared = {name: train & mask_files(src) for name, src in suites.items()}
+    names = [name for name, files in shared.items() if files]
+    if not names:
+        return None
+    both = set().union(*shared.values())
+    line = (f"mask leak: {len(both)} of the {len(train)} training mask files are evaluation masks of suite(s) "
+            f"{', '.join(names)} (same folder or file list) — training on the test masks inflates every number; "
+            "point mask.source at a separate training set")
+    log.warning(line)
+    return line
 
 
 def frozen_seed(seed: int, index: int) -> int:
@@ -370,6 +406,7 @@ class InpaintingDataModule(L.LightningDataModule):
             else:
                 raise InpaintlabError("no validation data: set data.val_split to a split name or data.val_size > 0")
             self.train_set = MaskedImages(train, self.mask_generator, frozen=False, seeded_batches=True)
+            warn_mask_leak(self.mask_generator, self.suites)
             self.val_sets = {n: self._suite_set(val, n, self.eval_mask_seed) for n in self.val_suites}
             self.val_set = next(iter(self.val_sets.values()))
             log.info("train: %d images, val: %d images × suites %s", len(self.train_set), len(self.val_set),

@@ -9,9 +9,19 @@ from torch import Tensor, nn
 from inpaintlab.errors import ConfigError
 from inpaintlab.nn.partial_conv import PartialConv2d
 
-__all__ = ["PConvUNet", "VanillaConv2d"]
+__all__ = ["PConvUNet", "VanillaConv2d", "he_init"]
 
 CONV_TYPES = ("partial", "vanilla")
+INITS = ("he", "pytorch")
+
+
+def he_init(module: nn.Module) -> None:
+    """Sec. 4.2: "We initialize the weights using the initialization method described in [He et al. 2015]":
+    convolution weights ~ N(0, 2/fan_in) (fan_in = C_in·k², the ReLU gain), biases 0; BatchNorm keeps γ = 1, β = 0."""
+    if isinstance(module, nn.Conv2d):
+        nn.init.kaiming_normal_(module.weight, a=0.0, mode="fan_in", nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
 
 
 class VanillaConv2d(PartialConv2d):
@@ -56,7 +66,8 @@ class PConvUNet(nn.Module):
     multiples of ``size_multiple = 2**levels``. ``conv_type="vanilla"`` builds the same U-Net with plain
     convolutions (the masks still flow, unused), the baseline whose output depends on the hole's content.
     The encoder is ``self.encoder`` (freeze its BatchNorm with ``freeze_bn: [encoder]``), the decoder
-    ``self.decoder``.
+    ``self.decoder``. ``init="he"`` (Sec. 4.2, default) draws the weights as He et al. 2015 (``he_init``);
+    ``"pytorch"`` keeps PyTorch's default (Kaiming-uniform with a = √5, a smaller spread, and random biases).
     """
 
     def __init__(
@@ -66,10 +77,13 @@ class PConvUNet(nn.Module):
         base_channels: int = 64,
         max_channels: int = 512,
         conv_type: str = "partial",
+        init: str = "he",
     ) -> None:
         super().__init__()
         if conv_type not in CONV_TYPES:
             raise ConfigError(f"PConvUNet conv_type must be one of {CONV_TYPES}, got {conv_type!r}")
+        if init not in INITS:
+            raise ConfigError(f"PConvUNet init must be one of {INITS}, got {init!r}")
         if levels < 1:
             raise ConfigError(f"PConvUNet levels must be >= 1, got {levels}")
         self.image_channels, self.levels, self.conv_type = int(image_channels), int(levels), conv_type
@@ -99,6 +113,8 @@ class PConvUNet(nn.Module):
                        act=None if last else nn.LeakyReLU(0.2))
             )
             c_in = c_out
+        if init == "he":
+            self.apply(he_init)
 
     def forward(self, masked_image: Tensor, mask: Tensor) -> dict[str, Tensor]:
         h, w = masked_image.shape[-2:]
