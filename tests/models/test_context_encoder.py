@@ -23,9 +23,9 @@ def _n(m: torch.nn.Module) -> int:
 
 # Encoder (no biases; BatchNorm γ, β after all but the first conv): 4×4 convs 3→64→64→128→256→512
 ENCODER = 16 * (3 * 64 + 64 * 64 + 64 * 128 + 128 * 256 + 256 * 512) + 2 * (64 + 128 + 256 + 512)  # 2,823,040
-# Paper bottleneck: channel-wise FC 512·(4²)² + 1×1 conv 512·512 + BN(512)
+# Sec. 3.1's channel-wise FC (the feature-learning network's; option): 512·(4²)² + 1×1 conv 512·512 + BN(512)
 CHANNELWISE = 512 * 16 * 16 + 512 * 512 + 2 * 512  # 394,240
-# Released bottleneck: 4×4 conv 512→4000 + BN, 4×4 deconv 4000→512 + BN
+# Sec. 5.1's 4000-unit bottleneck (default; built as released): 4×4 conv 512→4000 + BN, 4×4 deconv 4000→512 + BN
 FC4000 = 16 * 512 * 4000 + 2 * 4000 + 16 * 4000 * 512 + 2 * 512  # 65,545,024
 # Decoder to the 64² patch: deconvs 512→256→128→64 (+BN) → 3
 DECODER_CENTER = 16 * (512 * 256 + 256 * 128 + 128 * 64 + 64 * 3) + 2 * (256 + 128 + 64)  # 2,756,480
@@ -36,9 +36,10 @@ DECODER_RANDOM = DECODER_CENTER + 16 * 64 * 64 + 2 * 64  # 2,822,144
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
-        ({}, ENCODER + CHANNELWISE + DECODER_CENTER),  # 5,973,760
-        ({"bottleneck": "fc4000"}, ENCODER + FC4000 + DECODER_CENTER),  # 71,124,544: the released net
-        ({"region": "random"}, ENCODER + CHANNELWISE + DECODER_RANDOM),  # 6,039,424
+        ({}, ENCODER + FC4000 + DECODER_CENTER),  # 71,124,544: the paper's inpainting net (and the released one)
+        ({"bottleneck": "channelwise"}, ENCODER + CHANNELWISE + DECODER_CENTER),  # 5,973,760
+        ({"region": "random"}, ENCODER + FC4000 + DECODER_RANDOM),  # 71,190,208
+        ({"region": "random", "bottleneck": "channelwise"}, ENCODER + CHANNELWISE + DECODER_RANDOM),  # 6,039,424
     ],
 )
 def test_generator_parameter_counts(kwargs, expected):

@@ -1,9 +1,10 @@
-"""Context Encoder (Pathak et al. 2016): DCGAN-style encoder–decoder with a channel-wise fully-connected bottleneck.
+"""Context Encoder (Pathak et al. 2016): the DCGAN-like inpainting encoder–decoder with a 4000-unit bottleneck.
 
-004 §1.1 / Pathak Sec. 3.1: the encoder compresses the context, a *channel-wise fully-connected* layer (each
-feature map fully connected to itself, then a stride-1 convolution to mix channels) lets every unit see the
-whole image, and up-convolutions with ReLU decode it. The released code (reference-notes) uses a 4000-unit
-bottleneck made by a 4×4 valid convolution instead (``bottleneck="fc4000"``).
+004 §1.4 / Pathak Sec. 5.1: for inpainting, the encoder and decoder are "similar to" DCGAN's discriminator and
+generator and "the bottleneck is of 4000 units" (``bottleneck="fc4000"``, default; the released code builds it as a
+4×4 valid convolution to 4000 units). 004 §1.1 / Sec. 3.1's *channel-wise fully-connected* layer (each feature
+map fully connected to itself, then a stride-1 convolution to mix channels), which the paper describes for its
+AlexNet-based feature-learning encoder, is the option ``bottleneck="channelwise"``.
 
 Two settings: ``region="center"`` (128² input, the generator predicts the 64² centre patch, which is pasted
 into the centre of the input so ``"output"`` is full size) and ``region="random"`` (the full 128² image).
@@ -77,13 +78,14 @@ def _up(cin: int, cout: int) -> list[nn.Module]:
 
 
 class ContextEncoderGenerator(nn.Module):
-    """Pathak Sec. 3.1 / reference-notes: encoder of 4×4 stride-2 convs (LeakyReLU 0.2, BatchNorm after the first),
+    """Pathak Sec. 5.1 / reference-notes: encoder of 4×4 stride-2 convs (LeakyReLU 0.2, BatchNorm after the first),
     bottleneck, decoder of 4×4 stride-2 up-convolutions (BatchNorm + ReLU) and a tanh output. No biases.
 
     Encoder widths 3→64→64→128→256→512 take 128² to 4×4 (five convs; one fewer per halving of ``image_size``).
-    ``bottleneck="channelwise"`` (paper, default): ``ChannelWiseFC`` over the 512 maps of 4×4, then a stride-1
-    1×1 convolution 512→512 to mix channels (BatchNorm + ReLU). ``"fc4000"`` (released code): a 4×4 valid conv
-    512→``bottleneck_units`` (BatchNorm + LeakyReLU) and a 4×4 up-convolution back to 512×4×4 (BatchNorm + ReLU).
+    ``bottleneck="fc4000"`` (Sec. 5.1's inpainting network, default): a 4×4 valid conv 512→``bottleneck_units``
+    (4000; BatchNorm + LeakyReLU) — a fully-connected layer on the 512×4×4 code — and a 4×4 up-convolution back to
+    512×4×4 (BatchNorm + ReLU), as the released code. ``"channelwise"`` (Sec. 3.1, the feature-learning network's):
+    ``ChannelWiseFC`` over the 512 maps of 4×4, then a stride-1 1×1 convolution 512→512 (BatchNorm + ReLU).
     Decoder 512→256→128→64(→64)→3: ``region="center"`` outputs the ``image_size/2`` centre patch (64² for 128²),
     ``"random"`` the whole image.
 
@@ -96,7 +98,7 @@ class ContextEncoderGenerator(nn.Module):
         self,
         image_size: int = 128,
         region: str = "center",
-        bottleneck: str = "channelwise",
+        bottleneck: str = "fc4000",
         bottleneck_units: int = 4000,
         nef: int = 64,
         ngf: int = 64,

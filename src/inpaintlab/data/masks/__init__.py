@@ -3,7 +3,9 @@
 Families: boxes (``CenterSquareMask``, ``RandomBoxMask``, ``DeepFillBoxMask``), free-form strokes
 (``FreeFormMask`` of DeepFill v2, ``RandomWalkStrokeMask`` of LaMa / CR-Fill, ``lama_preset``), masks from
 files (``IrregularFileMask``, ``ObjectShapeMask``), Yeh et al.'s random pixels, half image and random
-pattern (``RandomPixelMask``, ``HalfImageMask``, ``RandomPatternMask``) and the combinators ``UnionMask`` and ``MixtureMask``.
+pattern (``RandomPixelMask``, ``HalfImageMask``, ``RandomPatternMask``), Context Encoder's random regions (PASCAL VOC
+shapes ``VOCShapeMask``; the released noise pattern ``ContextEncoderRegionMask``) and the combinators ``UnionMask``
+and ``MixtureMask``.
 """
 
 from inpaintlab.data.masks.base import (
@@ -16,7 +18,7 @@ from inpaintlab.data.masks.base import (
 )
 from inpaintlab.data.masks.box import CenterSquareMask, DeepFillBoxMask, RandomBoxMask, boxes_to_masks
 from inpaintlab.data.masks.files import IrregularFileMask, ObjectShapeMask, list_mask_files, read_mask
-from inpaintlab.data.masks.region import ContextEncoderRegionMask
+from inpaintlab.data.masks.region import ContextEncoderRegionMask, VOCShapeMask
 from inpaintlab.data.masks.strokes import FreeFormMask, RandomWalkStrokeMask, draw_polyline, lama_preset
 from inpaintlab.data.masks.yeh import HalfImageMask, RandomPatternMask, RandomPixelMask
 
@@ -35,6 +37,7 @@ __all__ = [
     "RandomPixelMask",
     "RandomWalkStrokeMask",
     "UnionMask",
+    "VOCShapeMask",
     "boxes_to_masks",
     "check_mask_tensor",
     "draw_polyline",
