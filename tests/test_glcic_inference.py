@@ -21,6 +21,8 @@ CLAMPS = {
                       "model.discriminator.fc_units=32", "model.phases.0.steps=1", "model.phases.1.steps=1",
                       "model.phases.2.steps=1", "trainer.max_steps=3", "test=true"],
     "context_encoder_imagenet_center": ["data.dataset.image_size=32", "data.val_size=2", "mask.size=16",
+                                        "mask.margin=2", "model.losses.rec.overlap=2",
+                                        "model.generator.bottleneck_units=64",
                                         "model.generator.image_size=32", "model.generator.nef=8",
                                         "model.generator.ngf=8", "model.discriminator.patch_size=16",
                                         "model.discriminator.ndf=8", "trainer.max_steps=2", "test=false"],
@@ -70,6 +72,11 @@ def test_glcic_checkpoint_fills_a_photo_with_and_without_postprocess(trained, ph
     _, ckpt, metrics = trained
     # one evaluation reports the metrics with post-processing (what inference gives) and without (raw/)
     assert {"test/psnr", "test/raw/psnr", "test/l1_hole", "test/raw/l1_hole"} <= set(metrics)
+    # Sec. 3.1: the holes were filled with this training set's mean pixel, measured and saved with the weights
+    import torch
+
+    fill = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]["generator.fill_value"]
+    assert fill.shape == (3,) and bool(torch.isfinite(fill).all()) and float(fill.abs().max()) < 1
     root, img, hole = photo
     outs = {}
     for flag in ("true", "none"):

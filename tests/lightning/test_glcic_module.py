@@ -55,7 +55,7 @@ SCHEDULE = [
 def _module() -> GLCICModule:
     torch.manual_seed(0)
     return GLCICModule(
-        generator=GLCICCompletionNetwork(cnum=4),
+        generator=GLCICCompletionNetwork(cnum=4, fill_value=[0.0, 0.0, 0.0]),
         losses={"rec": MaskedL2Loss()},
         optimizer_g=lambda params: torch.optim.Adadelta(params, lr=1.0),
         discriminator=GLCICDiscriminator(global_size=32, local_size=16, cnum=4, fc_units=8),

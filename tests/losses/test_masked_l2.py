@@ -1,7 +1,8 @@
-"""Normalised masked L2 (Context Encoder Eq. 1, GLCIC Eq. 1) and the released code's overlap ring."""
+"""Masked L2 (Context Encoder Eq. 1, GLCIC Eq. 2): over the hole or over the image, and the overlap ring."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from inpaintlab.losses import MaskedL2Loss
@@ -15,6 +16,8 @@ def test_mean_squared_error_over_the_hole():
     mask = torch.zeros(1, 1, 4, 4)
     mask[..., 1:3, 1:3] = 1
     assert MaskedL2Loss()(pred, target, mask).item() == (4 + 1) / 4
+    # GLCIC Eq. 2's ‖M ⊙ (C − x)‖² as a mean over the image's 16 pixels: the hole mean × the hole fraction 4/16
+    assert MaskedL2Loss(normalize="image")(pred, target, mask).item() == (4 + 1) / 16
 
 
 def test_overlap_ring_weighs_ten_times():
@@ -34,3 +37,24 @@ def test_overlap_ring_weighs_ten_times():
     m[..., 36:92, 36:92] = 1
     w = MaskedL2Loss(overlap=4).pixel_weights(m)[0, 0]
     assert (w > 0).sum() == 64 * 64 and (w == 10).sum() == 64 * 64 - 56 * 56 and w[32:96, 32:96].min() == 1
+
+
+def test_the_papers_overlap_is_7_px_of_the_64_px_patch():
+    """Sec. 5.1: the 64² prediction overlaps the context by 7 px — a 50² hole plus a 7-px ring weighted 10×."""
+    m = torch.zeros(1, 1, 128, 128)
+    m[..., 39:89, 39:89] = 1
+    w = MaskedL2Loss(overlap=7).pixel_weights(m)[0, 0]
+    assert (w > 0).sum() == 64 * 64 and (w == 10).sum() == 64 * 64 - 50 * 50 and w[32:96, 32:96].min() == 1
+
+
+def test_glcic_uses_the_image_mean_and_context_encoder_the_hole_mean(tmp_path):
+    from hydra.core.global_hydra import GlobalHydra
+
+    from helpers import compose_config
+
+    for experiment, normalize in (("glcic_places2", "image"), ("context_encoder_imagenet_center", "weights")):
+        cfg = compose_config([f"experiment={experiment}"], tmp_path)
+        GlobalHydra.instance().clear()
+        assert cfg.model.losses.rec.get("normalize", "weights") == normalize
+    with pytest.raises(ValueError, match="normalize must be one of"):
+        MaskedL2Loss(normalize="hole")

@@ -40,7 +40,7 @@ def test_parameter_counts():
 
 def test_completion_network_shapes_range_and_fill():
     torch.manual_seed(0)
-    g = GLCICCompletionNetwork(cnum=8).eval()
+    g = GLCICCompletionNetwork(cnum=8, fill_value=[0.1, -0.2, 0.3]).eval()
     image = torch.rand(2, 3, 36, 44) * 2 - 1
     mask = torch.zeros(2, 1, 36, 44)
     mask[..., 5:20, 7:30] = 1
@@ -95,3 +95,29 @@ def test_discriminator_output_and_size_check():
     assert not torch.allclose(d(image, mask), d(image, moved))
     with pytest.raises(ConfigError, match="global_size"):
         d(torch.randn(1, 3, 32, 32), torch.zeros(1, 1, 32, 32))
+
+
+def test_fill_value_is_measured_from_data_and_travels_in_the_state_dict():
+    """Sec. 3.1: the hole holds the training set's mean pixel — 'dataset' until measured (a clear error if never),
+    then a buffer saved with the weights; a state dict without it (older checkpoints) keeps the configured value."""
+    torch.manual_seed(0)
+    g = GLCICCompletionNetwork(cnum=4).eval()
+    assert g.fill_from_data and torch.isnan(g.fill_value).all()
+    image, mask = torch.zeros(1, 3, 16, 16), torch.ones(1, 1, 16, 16)
+    with pytest.raises(ConfigError, match="fill_value 'dataset' was never measured"):
+        g(image, mask)
+    g.fill_value.copy_(torch.tensor([0.25, -0.5, 0.75]))
+    seen = {}
+    g.net[0].register_forward_pre_hook(lambda m, i: seen.update(x=i[0]))
+    g(image, mask)
+    torch.testing.assert_close(seen["x"][0, :3, 5, 5], torch.tensor([0.25, -0.5, 0.75]))
+    assert torch.equal(seen["x"][0, 3], mask[0, 0])
+    fresh = GLCICCompletionNetwork(cnum=4)
+    fresh.load_state_dict(g.state_dict())
+    assert torch.equal(fresh.fill_value, g.fill_value)
+    old = {k: v for k, v in g.state_dict().items() if k != "fill_value"}
+    configured = GLCICCompletionNetwork(cnum=4, fill_value=[0.0, 0.1, 0.2])
+    configured.load_state_dict(old)  # strict, yet the missing fill value is not an error
+    torch.testing.assert_close(configured.fill_value, torch.tensor([0.0, 0.1, 0.2]))
+    with pytest.raises(ConfigError, match="'dataset' or 3 numbers"):
+        GLCICCompletionNetwork(fill_value="imagenet")

@@ -36,19 +36,29 @@ class MaskedL1Loss(LossTerm):
 
 
 class MaskedL2Loss(LossTerm):
-    """Normalised masked L2 (Context Encoder Eq. 1; GLCIC Eq. 1): Σ w·(pred − x)² / Σ w over pixels and channels.
+    """Masked L2 (Context Encoder Eq. 1; GLCIC Eq. 2): the weighted squared error Σ w·(pred − x)² over pixels and
+    channels, w = M (1 = hole), divided by ``normalize``'s count:
 
-    ``w = M`` (1 = hole): the mean squared error over the hole. ``overlap`` > 0 adds the released Context
-    Encoder's overlap ring (``overlapPred=4``): the known band of that many pixels around the hole (its
-    Chebyshev dilation minus the hole), weighted ``overlap_weight`` (10) times a hole pixel — the centre 64²
-    patch predicted around a 56² hole.
+    - ``"weights"``: Σ w, the mean squared error over the hole (Context Encoder's "normalized masked L2");
+    - ``"image"``: every element of the image tensor (B·C·H·W), the plain mean of M ⊙ (pred − x) squared, i.e.
+      GLCIC's ‖M_c ⊙ (C(x, M_c) − x)‖² as a mean over the image — smaller than ``"weights"`` by the hole fraction
+      (a 19 % hole: ×0.19, so the adversarial weight α counts ~5× more against it).
+
+    ``overlap`` > 0 adds Context Encoder's overlap ring (Sec. 5.1: the network predicts a region that overlaps the
+    context by ``overlap`` px): the known band of that many pixels around the hole (its Chebyshev dilation minus
+    the hole), weighted ``overlap_weight`` (10) times a hole pixel.
     """
 
-    def __init__(self, overlap: int = 0, overlap_weight: float = 10.0, weight: float = 1.0, source: str = "output") -> None:
+    NORMALIZE = ("weights", "image")
+
+    def __init__(self, overlap: int = 0, overlap_weight: float = 10.0, normalize: str = "weights",
+                 weight: float = 1.0, source: str = "output") -> None:
         super().__init__(weight=weight, source=source)
         if int(overlap) < 0:
             raise ValueError(f"MaskedL2Loss overlap must be >= 0 pixels, got {overlap}")
-        self.overlap, self.overlap_weight = int(overlap), float(overlap_weight)
+        if normalize not in self.NORMALIZE:
+            raise ValueError(f"MaskedL2Loss normalize must be one of {self.NORMALIZE}, got {normalize!r}")
+        self.overlap, self.overlap_weight, self.normalize = int(overlap), float(overlap_weight), normalize
 
     def pixel_weights(self, mask: Tensor) -> Tensor:
         if not self.overlap:
@@ -58,7 +68,11 @@ class MaskedL2Loss(LossTerm):
         return mask + self.overlap_weight * ring
 
     def forward(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-        return masked_mean((pred - target).pow(2), self.pixel_weights(mask))
+        squared, w = (pred - target).pow(2), self.pixel_weights(mask)
+        if self.normalize == "image":
+            return (squared * w).mean()
+        return masked_mean(squared, w)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, overlap={self.overlap}, overlap_weight={self.overlap_weight}"
+        return (f"{super().extra_repr()}, overlap={self.overlap}, overlap_weight={self.overlap_weight}, "
+                f"normalize={self.normalize!r}")

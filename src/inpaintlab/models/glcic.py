@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from inpaintlab.errors import ConfigError
 from inpaintlab.inference.adapters import Adapter, register_adapter
-from inpaintlab.models.context_encoder import MEAN_PIXEL, _fill
+from inpaintlab.models.context_encoder import _fill
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +37,29 @@ class GLCICCompletionNetwork(nn.Module):
     2× conv3 256; dilated conv3 256 at 2, 4, 8, 16; 2× conv3 256; deconv4 s½ 128; conv3 128; deconv4 s½ 64;
     conv3 32; conv3 3 + sigmoid. BatchNorm + ReLU after every layer but the output.
 
-    ``forward(x_masked, mask)``: the hole filled with ``fill_value`` (the training set's mean pixel in [-1, 1],
-    Iizuka Sec. 3.3) and the mask as a 4th channel; the sigmoid output is mapped to [-1, 1] (2σ − 1).
-    Fully convolutional: any size that is a multiple of 4.
+    ``forward(x_masked, mask)``: the hole filled with ``fill_value`` and the mask as a 4th channel; the sigmoid
+    output is mapped to [-1, 1] (2σ − 1). Fully convolutional: any size that is a multiple of 4.
+
+    ``fill_value`` is "the mean of the pixels of the training set" (Iizuka Sec. 3.1; 004 §2), in [-1, 1]:
+    ``"dataset"`` (default) leaves it to be measured on the run's training split before fitting
+    (``callbacks.fill_value.TrainingSetMeanFill``); a list of C values configures it. Either way it is a buffer
+    saved in the state dict, so a checkpoint fills holes as it was trained.
     """
 
     size_multiple = 4
 
-    def __init__(self, cnum: int = 64, image_channels: int = 3, fill_value: Sequence[float] = MEAN_PIXEL) -> None:
+    def __init__(self, cnum: int = 64, image_channels: int = 3, fill_value: Sequence[float] | str = "dataset") -> None:
         super().__init__()
-        if len(fill_value) != image_channels:
-            raise ConfigError(f"GLCICCompletionNetwork: fill_value needs {image_channels} values, got {list(fill_value)}")
         self.image_channels = int(image_channels)
-        self.register_buffer("fill_value", torch.tensor([float(v) for v in fill_value]), persistent=False)
+        self.fill_from_data = isinstance(fill_value, str)
+        if self.fill_from_data and fill_value != "dataset":
+            raise ConfigError(f"GLCICCompletionNetwork: fill_value must be 'dataset' or {image_channels} numbers, "
+                              f"got {fill_value!r}")
+        if not self.fill_from_data and len(fill_value) != image_channels:
+            raise ConfigError(f"GLCICCompletionNetwork: fill_value needs {image_channels} values, got {list(fill_value)}")
+        fill = [float("nan")] * self.image_channels if self.fill_from_data else [float(v) for v in fill_value]
+        self.register_buffer("fill_value", torch.tensor(fill))
+        self._fill_checked = False
         c1, c2, c4 = cnum, 2 * cnum, 4 * cnum
         layers = [
             *_cbr(image_channels + 1, c1, 5),
@@ -63,10 +73,24 @@ class GLCICCompletionNetwork(nn.Module):
         ]
         self.net = nn.Sequential(*layers)
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, *args) -> None:
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, *args)
+        # checkpoints written before the fill value was saved carry it in their config only: keep the configured one
+        if prefix + "fill_value" in missing_keys:
+            missing_keys.remove(prefix + "fill_value")
+
     def forward(self, x_masked: Tensor, mask: Tensor) -> dict[str, Tensor]:
         h, w = x_masked.shape[-2:]
         if h % 4 or w % 4:
             raise ConfigError(f"GLCICCompletionNetwork needs sides that are multiples of 4, got {h}×{w}")
+        if not self._fill_checked:  # once: a host sync per step would cost more than it tells
+            self._fill_checked = not bool(torch.isnan(self.fill_value).any())
+        if not self._fill_checked:
+            raise ConfigError(
+                "GLCICCompletionNetwork: fill_value 'dataset' was never measured — train with the experiment's "
+                "callbacks.fill_value (the training set's mean pixel), load a checkpoint that stores it, or set "
+                "model.generator.fill_value=[r,g,b] in [-1, 1]"
+            )
         x = torch.cat([_fill(x_masked, mask, self.fill_value), mask], 1)
         return {"output": torch.sigmoid(self.net(x)) * 2.0 - 1.0}
 
