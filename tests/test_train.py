@@ -35,10 +35,12 @@ _DEEPFILL_V1_CLAMP = ["data.dataset.image_size=128", "data.val_size=2", "mask.he
                       "mask.max_delta=16", "model.generator.cnum=16", "model.discriminator.cnum=16"]
 _DEEPFILL_V2_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "mask.generators.box.height=32",
                       "mask.generators.box.width=32", "mask.generators.box.max_delta=8"]
-# Context Encoder at 32² (16² centre patch) with widths ÷4; GLCIC at 64² with a 16–24 px hole, 32² local crop.
+# Context Encoder at 32² (16² centre patch, a 2-px overlap instead of 7) with widths ÷4 and a 64-unit bottleneck;
+# GLCIC at 64² with a 16–24 px hole, 32² local crop.
 _CE_CLAMP = ["data.val_size=2", "data.dataset.image_size=32", "model.generator.image_size=32", "model.generator.nef=16",
-             "model.generator.ngf=16"]
-_CE_CENTER = [*_CE_CLAMP, "mask.size=16", "model.discriminator.patch_size=16", "model.discriminator.ndf=16"]
+             "model.generator.ngf=16", "model.generator.bottleneck_units=64"]
+_CE_CENTER = [*_CE_CLAMP, "mask.size=16", "mask.margin=2", "model.losses.rec.overlap=2",
+              "model.discriminator.patch_size=16", "model.discriminator.ndf=16"]
 _GLCIC_CLAMP = ["data.val_size=2", "data.dataset.image_size=64", "data.dataset.resize=[64,96]", "mask.size=[16,24]",
                 "model.generator.cnum=8", "model.discriminator.global_size=64", "model.discriminator.local_size=32",
                 "model.discriminator.cnum=8", "model.discriminator.fc_units=32", "model.phases.0.steps=2",
@@ -58,7 +60,7 @@ _BTGMI_CLAMP = ["data.dataset.image_size=32", "data.val_size=2", "btgmi.head_ste
                 "model.losses.ppl.pretrained=false", "model.losses.ppl.crop_size=32"]
 EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "context_encoder_imagenet_center": _CE_CENTER,
-    "context_encoder_imagenet_center_l2": [*_CE_CLAMP, "mask.size=16"],
+    "context_encoder_imagenet_center_l2": [*_CE_CLAMP, "mask.size=16", "mask.margin=2", "model.losses.rec.overlap=2"],
     # the tiny folder layout has no paris_train_original/ and paris_eval_gt/: every image trains and tests
     "context_encoder_paris_center": [*_CE_CENTER, "data.train_split=train", "data.test_split=train"],
     "context_encoder_random_region": [*_CE_CLAMP, "model.discriminator.patch_size=32", "model.discriminator.ndf=16"],
@@ -110,6 +112,17 @@ def _object_shapes(factory) -> Path:
     return cache
 
 
+def _voc_shapes(factory) -> Path:
+    """A PASCAL VOC 2012 layout of segmentation shapes (Context Encoder's random regions), built once per session."""
+    from data.image_layouts import make_voc
+
+    cache = getattr(factory, "_inpaintlab_voc", None)
+    if cache is None:
+        cache = make_voc(factory.mktemp("voc") / "VOC2012")
+        factory._inpaintlab_voc = cache
+    return cache
+
+
 def _irregular_masks(factory) -> Path:
     """A folder of four irregular-mask PNGs (white holes, NVIDIA's layout), built once per session."""
     import numpy as np
@@ -150,6 +163,7 @@ def test_experiment_trains_on_cpu(experiment, tmp_path, tmp_path_factory, monkey
     monkeypatch.setenv("OBJECT_SHAPES_ROOT", str(_object_shapes(tmp_path_factory)))  # CR-Fill's mask mixtures
     monkeypatch.setenv("IRREGULAR_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))  # PConv's NVIDIA masks
     monkeypatch.setenv("IRREGULAR_TEST_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))  # and its test masks
+    monkeypatch.setenv("VOC2012_ROOT", str(_voc_shapes(tmp_path_factory)))  # Context Encoder's random regions
     cfg = _clamped(experiment, tmp_path, tmp_path_factory)
     metrics = train(cfg)
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()

@@ -53,13 +53,13 @@ def make_celeba(root: Path, n_train: int = 8, n_val: int = 3, n_test: int = 3, s
 
 
 def make_places2(root: Path, layout: str = "standard", n_train: int = 8, n_val: int = 3, n_test: int = 2,
-                 seed: int = 0) -> Path:
+                 seed: int = 0, size: tuple[int, int] | None = None) -> Path:
     """Places365-Standard: data_256/a/airfield/…, val_256/Places365_val_….jpg, test_256/… and the three list files
-    (``layout="highres"``: data_large/, val_large/, test_large/ with 320×240-ish images). One training image is
-    grayscale, one truncated."""
+    (``layout="highres"``: data_large/, val_large/, test_large/ with 341×256 images, or ``size`` (w, h)). One
+    training image is grayscale, one truncated."""
     rng = np.random.default_rng(seed)
     dirs = {"standard": ("data_256", "val_256", "test_256"), "highres": ("data_large", "val_large", "test_large")}[layout]
-    size = (256, 256) if layout == "standard" else (341, 256)
+    size = size or ((256, 256) if layout == "standard" else (341, 256))
     cats = ["a/airfield", "b/bedroom", "c/coast"]
     train_lines = []
     for i in range(n_train):
@@ -201,6 +201,56 @@ def make_coco_objects(root: Path, seed: int = 0, n_train: int = 10, n_val: int =
                          "area": float(obj.sum()), "bbox": bbox, "segmentation": segmentation})
             ann_id += 1
         write_annotations(root / "annotations" / f"instances_{split}.json", images, anns)
+    return root
+
+
+def voc_palette() -> list[int]:
+    """PASCAL VOC's colour map (index bits spread over R, G, B): 256 distinct colours, so PIL keeps every index."""
+    pal = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        pal += [r, g, b]
+    return pal
+
+
+def save_voc_png(indices: np.ndarray, path: Path) -> None:
+    """An H×W uint8 array of instance indices as a VOC palette PNG."""
+    img = Image.fromarray(indices.astype(np.uint8), "P")
+    img.putpalette(voc_palette())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+
+
+def make_voc(root: Path, n: int = 4, seed: int = 0) -> Path:
+    """PASCAL VOC 2012 segmentation shapes: <root>/SegmentationObject/2007_00000k.png, 96×128 palette PNGs with
+    two object instances each (an ellipse, index 1, and a rectangle, index 2, both framed by the void index 255)
+    plus a 3-pixel speck (index 3), and ImageSets/Segmentation/{train,val,trainval}.txt."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:96, 0:128]
+    names = []
+    for k in range(n):
+        cy, cx, ry, rx = rng.integers(30, 60), rng.integers(30, 60), rng.integers(10, 25), rng.integers(10, 25)
+        arr = np.zeros((96, 128), np.uint8)
+        ellipse = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+        ring = (((yy - cy) / (ry + 2)) ** 2 + ((xx - cx) / (rx + 2)) ** 2 <= 1) & ~ellipse
+        arr[ring], arr[ellipse] = 255, 1
+        arr[60:88, 80:120] = 255
+        arr[62:86, 82:118] = 2
+        arr[5, 5:8] = 3
+        name = f"2007_{k:06d}"
+        save_voc_png(arr, root / "SegmentationObject" / f"{name}.png")
+        names.append(name)
+    sets = root / "ImageSets" / "Segmentation"
+    sets.mkdir(parents=True, exist_ok=True)
+    half = n // 2
+    for split, part in (("train", names[:half]), ("val", names[half:]), ("trainval", names)):
+        (sets / f"{split}.txt").write_text("\n".join(part) + "\n")
     return root
 
 
