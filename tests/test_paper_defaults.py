@@ -1,15 +1,94 @@
-"""Issue 19's paper defaults: gradient attention's CelebA crop, and the WGAN-GP generator batch."""
+"""The papers' constants, pinned by one table (tests/paper_constants.yaml: every experiment, every loss weight,
+margin, learning rate, beta, batch size, phase length, iteration count and image size, each with its source), and
+issue 19's paper defaults: gradient attention's CelebA crop, and the WGAN-GP generator batch."""
 
 from __future__ import annotations
 
+import math
+from functools import cache
+from pathlib import Path
+
 import numpy as np
+import pytest
 import torch
+import yaml
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from PIL import Image
 
 from data.image_layouts import make_celeba
-from helpers import compose_config
+from helpers import EXPERIMENTS, compose_config
+
+TABLE = Path(__file__).with_name("paper_constants.yaml")
+_ABSENT = object()
+
+
+@cache
+def constants() -> dict[str, dict[str, dict]]:
+    """experiment → {config key: {"value", "source"}}; the shared ``_blocks`` are merged in already."""
+    table = yaml.safe_load(TABLE.read_text())
+    return {name: entries for name, entries in table.items() if not name.startswith("_")}
+
+
+def _same(expected, actual) -> bool:
+    if expected is None:
+        return actual is None or actual is _ABSENT
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
+        return math.isclose(expected, actual, rel_tol=1e-9, abs_tol=0.0)
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(_same(e, a) for e, a in zip(expected, actual))
+    return expected == actual
+
+
+def mismatches(cfg, entries: dict[str, dict]) -> list[str]:
+    """One line per constant whose composed value differs from the table: key, expected, source, actual."""
+    bad = []
+    for key, entry in entries.items():
+        actual = OmegaConf.select(cfg, key, default=_ABSENT)
+        if OmegaConf.is_config(actual):
+            actual = OmegaConf.to_container(actual, resolve=True)
+        if not _same(entry["value"], actual):
+            shown = "absent" if actual is _ABSENT else repr(actual)
+            bad.append(f"{key}: the paper's value is {entry['value']!r} ({entry['source']}), the config has {shown}")
+    return bad
+
+
+def test_the_table_covers_every_experiment_and_names_a_source_for_each_constant():
+    table = constants()
+    assert sorted(table) == EXPERIMENTS, "every experiment has a row of constants (tests/paper_constants.yaml)"
+    for name, entries in table.items():
+        assert len(entries) >= 5, f"{name}: too few constants pinned"
+        for key, entry in entries.items():
+            assert set(entry) == {"value", "source"} and str(entry["source"]).strip(), f"{name}: {key}"
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_paper_constants(experiment, tmp_path):
+    cfg = compose_config([f"experiment={experiment}"], tmp_path)
+    GlobalHydra.instance().clear()
+    bad = mismatches(cfg, constants()[experiment])
+    assert not bad, f"{experiment}:\n  " + "\n  ".join(bad)
+
+
+@pytest.mark.parametrize(("experiment", "mutation", "constant"), [
+    ("context_encoder_imagenet_center", "model.losses.rec.weight=0.5", "model.losses.rec.weight"),  # λ_rec 0.999
+    ("ga_mnist", "model.losses.inp.margin=0", "model.losses.inp.margin"),  # the gradient-attention margin 2
+    ("glcic_places2", "model.phases.0.steps=9000", "model.phases.0.steps"),  # T_C
+    ("pconv_places2", "model.optimizer_g.betas=[0.5,0.999]", "model.optimizer_g.betas"),
+    ("btgmi_celeba", "data.batch_size=16", "data.batch_size"),
+    ("deepfill_v2_celeba", "data.dataset.image_size=128", "data.dataset.image_size"),
+])
+def test_a_changed_constant_fails_and_names_itself(experiment, mutation, constant, tmp_path):
+    """The two mutations that once passed the whole suite (Context Encoder λ_rec 0.999 → 0.5, the gradient-attention
+    margin 2 → 0) and one of each other kind are caught, naming the constant and its source."""
+    cfg = compose_config([f"experiment={experiment}", mutation], tmp_path)
+    GlobalHydra.instance().clear()
+    bad = mismatches(cfg, constants()[experiment])
+    assert len(bad) == 1 and bad[0].startswith(f"{constant}: the paper's value is "), bad
+    assert constants()[experiment][constant]["source"] in bad[0]
 
 
 def test_ga_celeba_is_the_centre_128_crop_without_augmentation(tmp_path):
