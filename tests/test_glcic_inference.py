@@ -1,6 +1,7 @@
 """GLCIC and Context Encoder checkpoints (a few CPU steps) through the one inference path: a 517×389 photo with
 two holes, one touching the border, with and without GLCIC's post-processing (``--postprocess``); evaluation
-reports both; a centre-only Context Encoder refuses holes outside its centre region with one clear line."""
+reports both; a centre-only Context Encoder refuses holes outside its centre region with one clear line, a
+random-region one (trained on PASCAL VOC shapes) fills them."""
 
 from __future__ import annotations
 
@@ -26,15 +27,24 @@ CLAMPS = {
                                         "model.generator.image_size=32", "model.generator.nef=8",
                                         "model.generator.ngf=8", "model.discriminator.patch_size=16",
                                         "model.discriminator.ndf=8", "trainer.max_steps=2", "test=false"],
+    # PASCAL VOC shapes (a generated VOC layout), the whole 32² image predicted, the critic on F's output
+    "context_encoder_random_region": ["data.dataset.image_size=32", "data.val_size=2",
+                                      "model.generator.bottleneck_units=64", "model.generator.image_size=32",
+                                      "model.generator.nef=8", "model.generator.ngf=8",
+                                      "model.discriminator.patch_size=32", "model.discriminator.ndf=8",
+                                      "trainer.max_steps=2", "test=false"],
 }
 
 
 @pytest.fixture(scope="module")
 def trained(request, tmp_path_factory):
+    from data.image_layouts import make_voc
     from inpaintlab.train import train
 
     experiment = request.param
     run = tmp_path_factory.mktemp(f"run_{experiment}")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("VOC2012_ROOT", str(make_voc(tmp_path_factory.mktemp("voc") / "VOC2012")))
     try:
         probe = compose_config([f"experiment={experiment}"], run)
         root = data_root_for(probe, tmp_path_factory)
@@ -44,6 +54,7 @@ def trained(request, tmp_path_factory):
         metrics = train(compose_config(overrides, run))
     finally:
         GlobalHydra.instance().clear()
+        mp.undo()
     alone = tmp_path_factory.mktemp(f"copied_{experiment}") / "model.ckpt"
     shutil.copy(run / "checkpoints" / "last.ckpt", alone)
     return experiment, alone, metrics
@@ -111,3 +122,19 @@ def test_centre_context_encoder_refuses_holes_outside_its_centre(trained, photo,
     assert len(err) == 1 and "outside" in err[0] and "centre" in err[0]
     mean = Inpainter.from_checkpoint(ckpt, outside="mean").fill(img, hole)
     assert np.array_equal(mean[~hole], img[~hole])
+
+
+@pytest.mark.parametrize("trained", ["context_encoder_random_region"], indirect=True)
+def test_random_region_context_encoder_fills_any_hole_of_a_photo(trained, photo, tmp_path):
+    from inpaintlab.inpaint import main
+
+    _, ckpt, _ = trained
+    root, img, hole = photo  # two holes, one touching the border: outside any centre region
+    out_path = tmp_path / "filled.png"
+    args = ["--weights", ckpt, "--image", root / "photo.png", "--mask", root / "mask.png", "--out", out_path,
+            "--device", "cpu", "--quiet"]
+    assert main([str(a) for a in args]) == 0
+    with Image.open(out_path) as im:
+        out = np.asarray(im)
+    assert out.shape == (389, 517, 3) and np.array_equal(out[~hole], img[~hole])
+    assert not np.array_equal(out[hole], img[hole])
