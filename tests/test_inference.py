@@ -31,10 +31,12 @@ FAMILIES: dict[str, list[str]] = {
     "crfill_places2": [*_PLACES64, *_CR8],
     "crfill_deepfillv2_ca_cr_places2": [*_PLACES64, *_BOX32, *_CR8],
     # PConv: a 4-level U-Net (size multiple 16: the 517×389 photo is mirror-padded), free-form training holes
-    # instead of NVIDIA's mask files, random VGG weights, no evaluation suites (the test stage is skipped anyway)
+    # instead of NVIDIA's mask files, random VGG weights, no evaluation suites (the test stage is skipped anyway);
+    # PyTorch's init: after 2 steps from He's wider weights (the default) the linear output saturates, and a hole
+    # pixel can land on the sentinel colour exactly
     "pconv_places2": [*_PLACES64, "mask=free_form", "data.eval_masks=null", "model.generator.levels=4",
                       "model.generator.base_channels=8", "model.generator.max_channels=32",
-                      "model.losses.perceptual.pretrained=false"],
+                      "model.losses.perceptual.pretrained=false", "model.generator.init=pytorch"],
     # Yeh et al.: the checkpoint's inference_options (a 3-step search here) drive inpaintlab-inpaint and Inpainter
     "yeh_celeba": ["data.val_size=2", "model.generator.width=8", "model.discriminator.width=8",
                    "model.val_search.steps=2", "inference_options.steps=3"],
