@@ -17,7 +17,8 @@ FAMILIES = {
     "deepfill_v1": ({"_target_": "inpaintlab.models.coarse_to_fine.deepfill_v1", "cnum": 4}, (32, 48), {}),
     "deepfill_v2": ({"_target_": "inpaintlab.models.coarse_to_fine.deepfill_v2", "cnum": 8}, (32, 40), {}),
     "crfill": ({"_target_": "inpaintlab.models.coarse_to_fine.crfill", "cnum": 8}, (28, 36), {}),
-    "glcic": ({"_target_": "inpaintlab.models.glcic.GLCICCompletionNetwork", "cnum": 4}, (30, 34), {}),
+    "glcic": ({"_target_": "inpaintlab.models.glcic.GLCICCompletionNetwork", "cnum": 4,
+               "fill_value": [0.1, -0.2, 0.3]}, (30, 34), {}),  # a trained net carries its measured fill
     "pconv": ({"_target_": "inpaintlab.models.pconv_unet.PConvUNet", "levels": 3, "base_channels": 4,
                "max_channels": 8}, (24, 40), {}),
     "context_encoder": ({"_target_": "inpaintlab.models.context_encoder.ContextEncoderGenerator", "image_size": 32,
