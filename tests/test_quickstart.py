@@ -76,7 +76,8 @@ def test_readme_command_trains_on_a_folder_of_photos(method, photos, tmp_path, c
     experiment, toy = METHODS[method]
     metrics, cfg = _train([f"experiment={experiment}", "quickstart=my_photos", f"data.root={photos}",
                            "quickstart.random_backbones=true", *toy], tmp_path, caplog)
-    assert np.isfinite(metrics["test/psnr"]) and (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    tested = [v for k, v in metrics.items() if k.startswith("test/") and k.endswith("/psnr")]  # one per suite
+    assert tested and all(np.isfinite(tested)) and (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert "9 photos train, 1 held out" in caplog.text
     saved = (tmp_path / "config.yaml").read_text()
     assert "inpaintlab.data.photos.PhotoFolder" in saved
@@ -114,7 +115,7 @@ def test_a_folder_with_one_photo_is_one_line(tmp_path, capsys, monkeypatch):
     (tmp_path / "one").mkdir()
     Image.new("RGB", (64, 64)).save(tmp_path / "one" / "a.png")
     try:
-        cfg = compose_config(["experiment=btgmi_places2", "quickstart=my_photos", f"data.root={tmp_path / 'one'}",
+        cfg = compose_config(["experiment=ga_celeba", "quickstart=my_photos", f"data.root={tmp_path / 'one'}",
                               *CPU_CLAMP], tmp_path / "out")
         with pytest.raises(SystemExit) as e:
             guarded(train)(cfg)

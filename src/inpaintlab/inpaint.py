@@ -317,14 +317,14 @@ def _fill_one(painter: Inpainter, job: tuple[Path, Path, Path], args: argparse.N
     pic, img = load_picture(image_path, keep_layout=not args.rgb)
     icc = img.info.get("icc_profile") if pic.colour_kept and not args.rgb else None
     img.close()
-    progress = None if args.quiet else _Progress(f"{image_path.name}: tiles", "tile")
+    progress = None if args.quiet else _Progress(image_path.name, "tile")
     try:
         out = painter.fill_picture(pic, hole, plan, progress)
-    except torch.OutOfMemoryError as e:
+    except torch.OutOfMemoryError:
         raise InpaintInputError(
             f"out of memory on {device} for {image_path} ({pic.size[0]}×{pic.size[1]}): try --tile 1024, "
             "--max-side 2048, --highres or --device cpu"
-        ) from e
+        ) from None
     write_image(out, out_path, icc)
     say(
         f"{image_path} → {out_path}  {pic.size[0]}×{pic.size[1]}, hole {hole.mean():.1%}, "

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable(Path(args.preview).parent, "--preview")
     ds = CocoGuided(args.root, args.split, image_size=args.size, min_area=args.min_area, train=False)
     with warnings.catch_warnings(record=True) as told:  # skipped files (unreadable, decompression bombs): one line each
-        warnings.simplefilter("always")
+        warnings.filterwarnings("always", category=UserWarning)
         grid = guided_grid(ds, args.n, args.seed)
     for w in told:
         print(f"inpaintlab-make-guided: warning: {' '.join(str(w.message).split())}", file=sys.stderr)

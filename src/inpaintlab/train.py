@@ -180,6 +180,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) as the config says; returns the final metrics."""
     from inpaintlab.utils.quickstart import apply_quickstart
 
+    quiet_library_noise()  # again here: a sweep's worker may run this function without importing the module
     run_dir = Path(cfg.paths.output_dir)
     claim_run_dir(run_dir)
     apply_quickstart(cfg)  # before the config is saved: the run's config.yaml says what it trained on

@@ -30,9 +30,10 @@ class PlainProgress(ProgressBar):
     """One plain line at the first training step, then every ``every_n_steps`` steps (when set) or ``interval``
     seconds, whichever comes first, and at the end: ``step 1200/14000 · train/loss 0.1234 · 3.20 it/s · ETA
     1:06:40`` (steps are generator steps, ``trainer.global_step``; the ETA from the run's mean rate). Validation
-    and test print ``validation: batch k/n`` when they run past ``interval`` seconds."""
+    and test print ``validation: batch k/n`` when they run past ``interval`` seconds. Lines come at batch ends:
+    25 s keeps them under 30 s apart while a batch takes less than 5 s."""
 
-    def __init__(self, interval: float = 30.0, every_n_steps: int | None = None) -> None:
+    def __init__(self, interval: float = 25.0, every_n_steps: int | None = None) -> None:
         super().__init__()
         self.interval, self.every_n_steps = float(interval), every_n_steps
         self._enabled = True
