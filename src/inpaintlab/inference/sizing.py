@@ -318,14 +318,13 @@ def fill_planned(
     native = adapter.native_size
     if native is not None:
         out = fill_native(adapter, x, mask, native)
+    elif plan is None:  # the whole picture at its size (also what inpaintlab-export traces)
+        out = fill_padded(adapter, x, mask)
     else:
         def grid(xx: Tensor, mm: Tensor) -> Tensor:
-            if plan is None or plan.tile is None:
-                return fill_padded(adapter, xx, mm)
-            return fill_tiled(adapter, xx, mm, plan.tile, progress)
+            return fill_padded(adapter, xx, mm) if plan.tile is None else fill_tiled(adapter, xx, mm, plan.tile, progress)
 
-        work = plan.work if plan is not None else tuple(x.shape[-2:])
-        out = fill_resized(grid, x, mask, work)
+        out = fill_resized(grid, x, mask, plan.work)
     return from_channels(out, image.shape[1])
 
 
