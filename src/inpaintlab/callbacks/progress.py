@@ -39,7 +39,7 @@ class PlainProgress(ProgressBar):
         self._enabled = True
         self._start = self._last = 0.0
         self._first_step = self._last_step = 0
-        self._eval_last = 0.0
+        self._printed = 0.0  # when the last line of any kind was printed
 
     def disable(self) -> None:
         self._enabled = False
@@ -53,9 +53,10 @@ class PlainProgress(ProgressBar):
 
     def _say(self, text: str) -> None:
         print(text, file=sys.stdout, flush=True)
+        self._printed = time.monotonic()
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-        self._start = self._last = time.monotonic()
+        self._start = self._last = self._printed = time.monotonic()
         self._first_step = self._last_step = int(trainer.global_step)
 
     def _line(self, trainer: Any, pl_module: Any, now: float) -> str:
@@ -75,7 +76,7 @@ class PlainProgress(ProgressBar):
         if not self.is_enabled or step == self._last_step:
             return  # a critic batch (n_critic > 1) or a repeated call: no generator step yet
         now = time.monotonic()
-        due = step == self._first_step + 1 or now - self._last >= self.interval or (
+        due = step == self._first_step + 1 or now - self._printed >= self.interval or (
             self.every_n_steps and step % self.every_n_steps == 0)
         if due:
             self._say(self._line(trainer, pl_module, now))
@@ -87,22 +88,11 @@ class PlainProgress(ProgressBar):
             self._say(self._line(trainer, pl_module, now))
             self._last, self._last_step = now, int(trainer.global_step)
 
-    def _eval_start(self) -> None:
-        self._eval_last = time.monotonic()
-
     def _eval_batch(self, stage: str, trainer: Any, batch_idx: int, dataloader_idx: int) -> None:
-        now = time.monotonic()
-        if self.is_enabled and now - max(self._eval_last, self._last) >= self.interval:
+        if self.is_enabled and time.monotonic() - self._printed >= self.interval:
             totals = trainer.num_val_batches if stage == "validation" else trainer.num_test_batches
             total = totals[dataloader_idx] if dataloader_idx < len(totals) else "?"
             self._say(f"{stage}: batch {batch_idx + 1}/{total}" + (f" of suite {dataloader_idx}" if len(totals) > 1 else ""))
-            self._eval_last = now
-
-    def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
-        self._eval_start()
-
-    def on_test_start(self, trainer: Any, pl_module: Any) -> None:
-        self._eval_start()
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         self._eval_batch("validation", trainer, batch_idx, dataloader_idx)
