@@ -105,8 +105,8 @@ TRAIN_CASES = [
     # issue 26: what used to fail only after "Epoch 0", or silently trained on smaller batches
     (["data.batch_size=1000"], ["data.batch_size=1000 is larger than the training set (96 images): no full batch",
                                 "data.drop_last=false"]),
-    (["mask=deepfill_v1_box"], ["the training mask generator (DeepFillBoxMask) cannot draw 28×28 masks",
-                                "the smallest it honours is", "raise data.dataset.image_size"]),
+    (["mask.size=40"], ["the training mask generator (CenterSquareMask) cannot draw 28×28 masks",
+                        "the smallest it honours is", "raise data.dataset.image_size"]),
     (["mask.size=28"], ["cannot draw 28×28 masks (its 28×28 masks are 100 % hole)"]),
     (["model.generator.image_size=32"], ["model.generator (FullyConnectedAutoencoder) works on 32×32 images",
                                          "the training images are 28×28"]),
@@ -353,7 +353,8 @@ def test_redirected_console_is_plain_text(world, tmp_path):
     """Output sent to a file: no raw colour codes (wandb's footer is finished as plain text, its sync hint kept)
     and no "Total Flops 0" line in the model summary."""
     res = run_cli("inpaintlab.train", [*BASE, f"data.root={world['data']}", "logger=wandb", "trainer.max_steps=1",
-                                       "test=false", f"hydra.run.dir={tmp_path / 'run'}"], tmp_path,
+                                       "trainer.enable_progress_bar=true", "test=false",
+                                       f"hydra.run.dir={tmp_path / 'run'}"], tmp_path,
                   env={"WANDB_SILENT": "false"})
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-2000:]
