@@ -46,18 +46,18 @@ def _stand_in() -> DictConfig:
 
 
 def _replace_downloads(node: DictConfig, where: str) -> list[str]:
-    """Replace the file-based generators inside a mask node (mixtures and unions included); returns their paths."""
+    """Replace the file-based generators inside a combinator's ``generators`` (MixtureMask, UnionMask, nested);
+    returns their paths."""
     replaced = []
-    for key in ("generators",):
-        children = node.get(key) if isinstance(node, DictConfig) else None
-        if isinstance(children, DictConfig):
-            for name in list(children.keys()):
-                child = children[name]
-                if _is_download(child):
-                    children[name] = _stand_in()
-                    replaced.append(f"{where}.{key}.{name}")
-                elif isinstance(child, DictConfig):
-                    replaced += _replace_downloads(child, f"{where}.{key}.{name}")
+    children = node.get("generators") if isinstance(node, DictConfig) else None
+    if isinstance(children, DictConfig):
+        for name in list(children.keys()):
+            child = children[name]
+            if _is_download(child):
+                children[name] = _stand_in()
+                replaced.append(f"{where}.generators.{name}")
+            elif isinstance(child, DictConfig):
+                replaced += _replace_downloads(child, f"{where}.generators.{name}")
     return replaced
 
 
@@ -110,11 +110,11 @@ def apply_quickstart(cfg: DictConfig) -> None:
 
 
 def _pretrained_keys(node: Any, where: str) -> list[str]:
+    """The ``pretrained`` keys under ``node`` that are set (not interpolated from another one)."""
     out = []
     if isinstance(node, DictConfig):
         for key in node:
-            value = node._get_node(key)
-            if key == "pretrained" and not OmegaConf.is_interpolation(node, key) and value is not None:
+            if key == "pretrained" and not OmegaConf.is_interpolation(node, key) and node[key] is not None:
                 out.append(f"{where}.{key}")
             elif isinstance(node[key], DictConfig):
                 out += _pretrained_keys(node[key], f"{where}.{key}")
