@@ -161,8 +161,13 @@ def bytes_per_pixel(adapter: Adapter, hole: np.ndarray, device: torch.device | s
     ph, pw = _probe_size(adapter, *hole.shape)
     m = _small_hole(hole, (ph, pw)).to(device)
     x = torch.zeros(1, adapter.channels, ph, pw, device=device)
-    with torch.no_grad():
-        peak = measure_peak(lambda: composite_planned(adapter, x, m, None))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a small fill: one thread is enough, and immune to a busy machine's other jobs
+    try:
+        with torch.no_grad():
+            peak = measure_peak(lambda: composite_planned(adapter, x, m, None))
+    finally:
+        torch.set_num_threads(threads)
     return 2048.0 if peak is None else peak / (ph * pw)  # 2 KB/px: more than any net of the package measures
 
 
