@@ -328,9 +328,9 @@ def write_image(pixels: np.ndarray, out: Path, icc_profile: bytes | None = None)
 
 
 def is_16bit_colour(img: Any) -> bool:
-    """Whether an opened, not yet decoded PIL image stores 16 bits per channel in colour (or grey + alpha): PIL
-    decodes those to 8 bits."""
-    if getattr(img, "mode", None) not in ("RGB", "RGBA", "LA"):
+    """Whether an opened, not yet decoded PIL image stores 16 bits per channel in colour (or grey + alpha, which
+    PIL opens as RGBA): PIL decodes those to 8 bits."""
+    if getattr(img, "mode", None) not in ("RGB", "RGBA"):
         return False
     for tile in getattr(img, "tile", None) or []:
         args = tile[3] if len(tile) > 3 else None
@@ -347,17 +347,15 @@ _EXIF_OPS = {  # EXIF orientation → the array operation that shows the picture
 }
 
 
-def read_16bit_colour(path: Path, mode: str, orientation: int = 1) -> np.ndarray:
-    """The H×W×C uint16 pixels (RGB, RGBA or grey + alpha: PIL's ``mode`` of the file) of a 16-bit colour file,
+def read_16bit_colour(path: Path, orientation: int = 1) -> np.ndarray:
+    """The H×W×C uint16 pixels (RGB or RGBA; PIL reports 16-bit grey + alpha as RGBA too) of a 16-bit colour file,
     turned upright by its EXIF ``orientation``."""
     import cv2
 
     a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if a is None or a.dtype != np.uint16 or a.ndim != 3:
+    if a is None or a.dtype != np.uint16 or a.ndim != 3 or a.shape[2] not in (3, 4):
         raise InpaintInputError(f"cannot decode the 16-bit picture {path}")
     a = a[..., [2, 1, 0, 3][: a.shape[2]]]  # BGR(A) → RGB(A)
-    if mode == "LA":
-        a = a[..., [0, a.shape[2] - 1]] if a.shape[2] == 4 else np.concatenate([a[..., :1], np.full_like(a[..., :1], 65535)], 2)
     op = _EXIF_OPS.get(orientation)
     return np.ascontiguousarray(op(a) if op else a)
 
@@ -366,10 +364,10 @@ def load_picture(path: Path, keep_layout: bool = True) -> tuple[Picture, Any]:
     """(``Picture``, the upright PIL image) of an image file. 16-bit colour files keep their 16 bits per channel
     (``read_16bit_colour``; the network sees their 8-bit conversion); everything else as ``read_picture``."""
     img = open_image(path, "image")
-    deep, mode, orientation = keep_layout and is_16bit_colour(img), img.mode, _orientation(img)
+    deep, orientation = keep_layout and is_16bit_colour(img), _orientation(img)
     img = _decoded(img, path, "image")
     if deep:
-        return read_picture(read_16bit_colour(path, mode, orientation)), img
+        return read_picture(read_16bit_colour(path, orientation)), img
     return read_picture(img, keep_layout), img
 
 
