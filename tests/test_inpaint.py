@@ -410,10 +410,13 @@ def test_highres_is_the_papers_half_size_coarse_pass(tmp_path, weights):
 
 
 def test_read_mask_rules():
+    """The one mask rule (every format: tests/data/test_mask_reading.py) as the CLI and the API apply it."""
     rgba = np.zeros((1, 5, 4), np.uint8)
     rgba[0] = [[255, 255, 255, 0], [0, 0, 0, 255], [255, 255, 255, 255], [0, 9, 0, 1], [0, 0, 0, 0]]
-    assert read_mask(Image.fromarray(rgba)).tolist() == [[False, False, True, True, False]]
-    assert read_mask(np.array([[0, 1, 65535]], np.uint16)).tolist() == [[False, True, True]]
+    assert read_mask(Image.fromarray(rgba)).tolist() == [[False, False, True, False, False]]  # over black
+    assert read_mask(np.array([[0, 1, 65535]], np.uint16)).tolist() == [[False, False, True]]  # half way
+    assert read_mask(np.array([[0, 1, 1]], np.uint8)).tolist() == [[False, True, True]]  # a 0/1 mask
+    assert read_mask(np.array([[0, 1, 1]], np.uint8), invert=True).tolist() == [[True, False, False]]
     pal = Image.new("P", (3, 1))
     pal.putpalette([255, 255, 255, 0, 0, 0])  # index 0 is white, index 1 black
     pal.putpixel((2, 0), 1)
@@ -462,10 +465,10 @@ def test_exif_orientation_applied_to_photo_and_mask(tmp_path, weights, capsys):
     assert _run("crfill", path, tmp_path / "photo.jpg", tmp_path / "m.png", out, *TINY, "--quiet") == 0
     got = _read(out)
     assert got.shape == (40, 24, 3) and 0x0112 not in Image.open(out).getexif()
-    hole = m > 0
+    hole = m >= 128  # the one mask rule: half way to white
     assert np.array_equal(got[~hole], seen[~hole])
     err = capsys.readouterr().err
-    assert err.count("grey pixels") == 1 and "8 grey pixels" in err and "non-zero pixel = hole" in err
+    assert err.count("between black and white") == 1 and "has 8 pixels" in err and "half way to white are holes" in err
     # the Python API takes a PIL photo as displayed too, and leaves the caller's image as it was
     from inpaintlab import Inpainter
 

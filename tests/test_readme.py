@@ -9,7 +9,7 @@ from helpers import CONF_DIR
 README = Path(__file__).resolve().parents[1] / "README.md"
 GROUPS = ["experiment", "data", "mask", "eval_masks", "model", "model/generator", "model/discriminator",
           "model/adversarial", "model/losses", "model/cr", "model/phases", "trainer", "logger", "callbacks",
-          "hparams_search", "debug", "paths", "compare"]
+          "hparams_search", "debug", "paths", "compare", "quickstart"]
 
 
 def _row(group: str) -> str:

@@ -5,7 +5,7 @@
 
 The box ``x,y,w,h`` of the guide image is pasted into the input image with its top-left corner at ``--at x,y``
 (same size, no resizing); the object's foreground inside the box comes from ``--object-mask`` (a mask of the
-guide's size or of the box's size, non-zero = object), else from torchvision's Mask R-CNN (class-agnostic,
+guide's size or of the box's size, white = object by the one mask rule, ``data.masks.reading``), else from torchvision's Mask R-CNN (class-agnostic,
 highest-scoring instance in the box; weights from torchvision's cache, never downloaded). The guided model of
 ``experiment=btgmi_guided_coco`` runs on the composite with [box, foreground]; the result is its harmonized
 object inside the foreground and its inpainting in the rest of the box (``inference.guided.guided_result``).
@@ -77,7 +77,7 @@ def _object_mask(path: str | None, guide_rgb: np.ndarray, box: Sequence[int]) ->
                 f"or the box's ({w}×{h})"
             )
         if not hole.any():
-            raise InpaintInputError(f"--object-mask {path} marks no pixel inside the box: non-zero = object")
+            raise InpaintInputError(f"--object-mask {path} marks no pixel inside the box: white = object")
         return hole
     from inpaintlab.inference.guided import box_foreground
     from inpaintlab.utils.backbones import maskrcnn
@@ -130,7 +130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--at", required=True, help="x,y of the box's top-left corner in the input picture")
     p.add_argument("--out", required=True, help="output picture (PNG/JPEG/... by extension)")
     p.add_argument("--object-mask", default=None,
-                   help="the object's foreground (guide-sized or box-sized; non-zero = object); default: Mask R-CNN")
+                   help="the object's foreground (guide-sized or box-sized; white = object); default: Mask R-CNN")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--trusted", action="store_true", help="allow full un-pickling of a checkpoint you trust")
     return p.parse_args(argv)
@@ -138,9 +138,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     from inpaintlab.inference.loading import pick_device
+    from inpaintlab.inference.pictures import save_format
+    from inpaintlab.utils.destinations import check_writable
 
     box = parse_ints(args.box, 4, "--box", "x,y,w,h")
     at = parse_ints(args.at, 2, "--at", "x,y")
+    save_format(Path(args.out))
+    check_writable(Path(args.out).parent, "--out")
     image = read_picture(load_image(Path(args.image), "image"), keep_layout=False).rgb
     guide_rgb = read_picture(load_image(Path(args.guide), "guide"), keep_layout=False).rgb
     check_box(box, at, (guide_rgb.shape[1], guide_rgb.shape[0]), (image.shape[1], image.shape[0]))

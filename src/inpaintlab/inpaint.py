@@ -38,8 +38,12 @@ from inpaintlab.inference.pictures import (
     Picture,
     check_sizes,
     exif_hint,
-    grey_pixels,
+    is_16bit_colour,
     load_image,
+    load_picture,
+    open_image,
+    oriented_size,
+    read_hole,
     read_mask,
     read_picture,
     write_image,
@@ -95,7 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="inpaintlab-inpaint",
         description="Fill the holes of images with any model trained by inpaintlab-train, or released "
         "DeepFill v1/v2 / CR-Fill weights. "
-        "Known pixels are kept bit for bit; any image size; masks: non-zero = hole, same size as the image. "
+        "Known pixels are kept bit for bit; any image size (large ones in tiles, within the memory available); "
+        "masks: white (≥ half way) = hole, same size as the image. "
         "Give --image/--mask/--out as files, or as folders (pairs matched by file stem, results "
         "<out>/<stem>.png).",
     )
@@ -118,7 +123,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--image", required=True, type=Path, help="image file, or folder of images")
     ap.add_argument(
-        "--mask", required=True, type=Path, help="mask file (non-zero = hole), or folder of masks"
+        "--mask", required=True, type=Path, help="mask file (white = hole, see --invert-mask), or folder of masks"
     )
     ap.add_argument("--out", required=True, type=Path, help="output file, or output folder in folder mode")
     ap.add_argument(
@@ -170,6 +175,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     for flag, kind in OPTION_FLAGS.items():
         ap.add_argument(f"--{flag}", type=kind, default=None, help=f"= --option {flag}=VALUE")
+    ap.add_argument(
+        "--invert-mask",
+        action="store_true",
+        help="black (dark) pixels of the mask are the hole, white ones known (masks drawn the other way round)",
+    )
+    ap.add_argument(
+        "--tile",
+        default="auto",
+        metavar="auto|off|N",
+        help="large pictures: auto (default) fills whole when the estimated memory fits, else in the largest "
+        "overlapping tiles that fit; off refuses instead; N fills in N×N tiles",
+    )
+    ap.add_argument(
+        "--max-side",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="the network works at most PIXELS on the longer side: a larger picture is filled at a reduced size "
+        "and the fill scaled back into the hole (known pixels stay exact)",
+    )
+    ap.add_argument(
+        "--max-memory",
+        default=None,
+        metavar="SIZE",
+        help="memory a fill may use, e.g. 8G (default: what the device has available now, without swap)",
+    )
     ap.add_argument("--overwrite", action="store_true", help="replace existing output files")
     ap.add_argument("--quiet", action="store_true", help="print only warnings and errors")
     args = ap.parse_args(argv)
@@ -189,61 +220,125 @@ def _coarse_scale(args: argparse.Namespace) -> float:
     return scale
 
 
-def _progress_bar():
-    """``progress(step, total)`` callback drawing one tqdm bar per search on stderr."""
-    from tqdm import tqdm
+class _Progress:
+    """``progress(done, total)`` callback for fills that take a while (tiles, Yeh's latent search): nothing for the
+    first 2 s; then a tqdm bar on a terminal, or a plain line at most every 10 s when stderr is a file. Timed from
+    its creation, and again after each finished run (the next image's search)."""
 
-    state: dict[str, Any] = {}
+    def __init__(self, what: str, unit: str) -> None:
+        self.what, self.unit, self.bar, self.finished = what, unit, None, False
+        self.start = self.last = time.perf_counter()
 
-    def progress(step: int, total: int) -> None:
-        if step == 1 or "bar" not in state:
-            state["bar"] = tqdm(total=total, desc="latent search", unit="step", file=sys.stderr, leave=False)
-        state["bar"].update(1)
-        if step >= total:
-            state.pop("bar").close()
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self.finished:
+            self.start, self.last, self.finished = now, now, False
+        if now - self.start >= 2.0:
+            if sys.stderr.isatty():
+                if self.bar is None:
+                    from tqdm import tqdm
 
-    return progress
+                    self.bar = tqdm(total=total, initial=done - 1, desc=self.what, unit=self.unit, file=sys.stderr,
+                                    leave=False)
+                self.bar.update(1)
+            elif now - self.last >= 10.0 or done == total:
+                self.last = now
+                print(f"inpaintlab-inpaint: {self.what}: {done}/{total} {self.unit}s, {now - self.start:.0f} s",
+                      file=sys.stderr, flush=True)
+        if done >= total:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            self.finished = True
+
+
+def _warn(message: str) -> None:
+    print(f"inpaintlab-inpaint: warning: {message}", file=sys.stderr)
+
+
+def _read_hole(mask_path: Path, invert: bool) -> np.ndarray:
+    """The mask's hole map by the one mask rule, with one warning each for grey pixels, a hole over half the
+    picture (an inverted mask?) and no hole at all."""
+    mk = load_image(mask_path, "mask")
+    try:
+        reading = read_hole(mk, invert)
+    except InpaintInputError as e:
+        raise InpaintInputError(f"mask {mask_path}: {e}") from None
+    finally:
+        mk.close()
+    hole = reading.hole
+    if reading.grey:
+        _warn(f"mask {mask_path} has {reading.grey} pixels between black and white (anti-aliased edges?): those at "
+              f"least half way to white are holes ({int(hole.sum())} hole pixels in all)")
+    share = float(hole.mean())
+    if share > 0.5:
+        flip = "without --invert-mask" if invert else "pass --invert-mask"
+        _warn(f"mask {mask_path} makes {share:.0%} of the picture a hole: if its black part is the hole, {flip}")
+    if not hole.any():
+        _warn(f"mask {mask_path} has no hole pixels (white = hole{', inverted' if invert else ''}); "
+              "the output equals the input")
+    return hole
+
+
+def _layout_bytes(img: Any, keep_layout: bool) -> float:
+    """Bytes per pixel the CLI holds besides the tensors: the decoded picture, its 8-bit RGB view, the output and
+    its encoding (each in the output's layout)."""
+    channels = len(img.getbands()) if keep_layout else 3
+    depth = 2 if keep_layout and (is_16bit_colour(img) or img.mode.startswith("I")) else 1
+    return 4 * channels * depth + 3 + 16  # + the hole map and the mask's reading
 
 
 def _fill_one(painter: Inpainter, job: tuple[Path, Path, Path], args: argparse.Namespace, device: str, say) -> None:
-    """Fill one (image, mask, output) triple; user errors raise InpaintInputError."""
+    """Fill one (image, mask, output) triple; user errors raise InpaintInputError. The memory the fill needs is
+    checked before the picture is decoded."""
     import torch
 
     image_path, mask_path, out_path = job
     t = time.perf_counter()
-    img = load_image(image_path, "image")
-    mk = load_image(mask_path, "mask")
-    pic = read_picture(img, keep_layout=not args.rgb)
+    hole = _read_hole(mask_path, args.invert_mask)
+    with open_image(image_path, "image") as head:  # the header only
+        size, hint, per_px = oriented_size(head), exif_hint(head), _layout_bytes(head, not args.rgb)
+    check_sizes(size, hole.shape[::-1], str(image_path), str(mask_path), hint)
+    plan = None
+    if hole.any():
+        try:
+            plan = painter.plan(hole, args.max_memory, tile=args.tile, max_side=args.max_side,
+                                picture_bytes_per_pixel=per_px)
+        except ConfigError as e:
+            raise InpaintInputError(f"{image_path}: {e}") from None
+        if plan.tile or plan.work != plan.size:
+            from inpaintlab.inference.memory import format_bytes
+
+            how = (f"in {plan.tile}² tiles, each seeing {plan.margin} px beyond its share (an attention layer "
+                   "reaches only within its tile)") if plan.tile else "whole"
+            work = f" at {plan.work[1]}×{plan.work[0]} (--max-side)" if plan.work != plan.size else ""
+            say(f"{image_path}: {size[0]}×{size[1]}, whole about {format_bytes(plan.whole_estimate)} of "
+                f"{format_bytes(plan.budget)} available: filling{work} {how}, about {format_bytes(plan.estimate)}")
+    pic, img = load_picture(image_path, keep_layout=not args.rgb)
+    icc = img.info.get("icc_profile") if pic.colour_kept and not args.rgb else None
+    img.close()
+    progress = None if args.quiet else _Progress(image_path.name, "tile")
     try:
-        hole = read_mask(mk)
-    except InpaintInputError as e:
-        raise InpaintInputError(f"mask {mask_path}: {e}") from None
-    check_sizes(pic.size, hole.shape[::-1], str(image_path), str(mask_path), exif_hint(img))
-    grey = grey_pixels(mk)
-    if grey:
-        print(f"inpaintlab-inpaint: warning: mask {mask_path} has {grey} grey pixels (anti-aliased edges?): "
-              "binarised as every non-zero pixel = hole", file=sys.stderr)
-    if not hole.any():
-        print(
-            f"inpaintlab-inpaint: warning: mask {mask_path} has no hole pixels (non-zero = hole); "
-            "the output equals the input",
-            file=sys.stderr,
-        )
-    try:
-        out = painter.fill_picture(pic, hole)
+        out = painter.fill_picture(pic, hole, plan, progress)
     except torch.OutOfMemoryError:
         raise InpaintInputError(
-            f"out of memory on {device} for {image_path} ({pic.size[0]}×{pic.size[1]}): try --highres, "
-            "--device cpu or a smaller image"
+            f"out of memory on {device} for {image_path} ({pic.size[0]}×{pic.size[1]}): try --tile 1024, "
+            "--max-side 2048, --highres or --device cpu"
         ) from None
-    icc = img.info.get("icc_profile") if pic.colour_kept and not args.rgb else None
     write_image(out, out_path, icc)
     say(
         f"{image_path} → {out_path}  {pic.size[0]}×{pic.size[1]}, hole {hole.mean():.1%}, "
         f"{time.perf_counter() - t:.2f} s"
     )
-    img.close()
-    mk.close()
+
+
+def _tile_option(value: str) -> int | str:
+    text = str(value).strip().lower()
+    if text in ("auto", "off"):
+        return text
+    if not text.isdigit() or int(text) < 32:
+        raise ConfigError(f"--tile must be auto, off or a tile size of at least 32 pixels, got {value!r}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -256,7 +351,17 @@ def run(args: argparse.Namespace) -> int:
     if scale != 1.0:
         options["coarse_scale"] = scale
     device = pick_device(args.device)
+    args.tile = _tile_option(args.tile)
+    if args.max_side is not None and args.max_side < 8:
+        raise ConfigError(f"--max-side must be at least 8 pixels, got {args.max_side}")
+    if args.max_memory is not None:
+        from inpaintlab.inference.memory import parse_bytes
+
+        args.max_memory = parse_bytes(args.max_memory)
     jobs = pair_files(args.image, args.mask, args.out)
+    from inpaintlab.utils.destinations import check_writable
+
+    check_writable(args.out if args.image.is_dir() else args.out.parent, "--out")
     folder = args.image.is_dir()
     errors: list[str] = []
     say = (lambda *_: None) if args.quiet else print
@@ -294,7 +399,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     if hasattr(painter.adapter, "progress") and not args.quiet:  # per-image searches (Yeh): a progress bar
-        painter.adapter.progress = _progress_bar()
+        painter.adapter.progress = _Progress("latent search", "step")
     attempted = len(jobs) + len(errors)
     for job in jobs:
         if not folder:

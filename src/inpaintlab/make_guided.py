@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -52,11 +53,17 @@ def run(args: argparse.Namespace) -> int:
     from torchvision.utils import save_image
 
     from inpaintlab.data.coco import CocoGuided
+    from inpaintlab.utils.destinations import check_writable
 
     if args.n < 1 or args.size < 8:
         raise ConfigError(f"--n must be >= 1 and --size >= 8, got {args.n} and {args.size}")
+    check_writable(Path(args.preview).parent, "--preview")
     ds = CocoGuided(args.root, args.split, image_size=args.size, min_area=args.min_area, train=False)
-    grid = guided_grid(ds, args.n, args.seed)
+    with warnings.catch_warnings(record=True) as told:  # skipped files (unreadable, decompression bombs): one line each
+        warnings.filterwarnings("always", category=UserWarning)
+        grid = guided_grid(ds, args.n, args.seed)
+    for w in told:
+        print(f"inpaintlab-make-guided: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
     Path(args.preview).parent.mkdir(parents=True, exist_ok=True)
     save_image(grid, args.preview)
     print(f"wrote {args.preview}: {min(args.n, len(ds))} samples (I | composite | box | foreground); "

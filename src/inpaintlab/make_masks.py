@@ -111,14 +111,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out} is a file; expected a folder (each generator writes <out>/<name>/)")
     import torch
 
-    from inpaintlab.data.mask_sets import preview_grid, write_mask_set
+    from inpaintlab.data.mask_sets import check_size, preview_grid, write_mask_set
     from inpaintlab.data.masks import seeded_generator
+    from inpaintlab.utils.destinations import check_writable
 
+    check_writable(args.out, "--out")
     h, w = args.size, args.width or args.size
-    sheets = []
-    for spec in args.mask:
+    generators = []
+    for spec in args.mask:  # every generator is built and checked at the size before anything is written
         name, cfg = load_mask_config(spec, args.overrides)
         gen = build_generator(cfg)
+        check_size(gen, h, w, f"--mask {name}", "--size", args.seed)
+        generators.append((name, cfg, gen))
+    sheets = []
+    for name, cfg, gen in generators:
         target = args.out / name
         if not args.preview_only:
             manifest = write_mask_set(gen, target, args.count, h, w, seed=args.seed, name=name, config=cfg,

@@ -21,12 +21,14 @@ from inpaintlab.utils.runtime import (
     claim_run_dir,
     guarded,
     instantiate_nodes,
+    quiet_library_noise,
     register_resolvers,
     save_resolved_config,
 )
 
 log = logging.getLogger("inpaintlab.train")
 register_resolvers()
+quiet_library_noise()
 
 
 def attach_run_info(model: Any, cfg: DictConfig) -> None:
@@ -80,16 +82,20 @@ def build(cfg: DictConfig, fit: bool | None = None, test: bool | None = None) ->
     (``fit``: train/val, ``test``: test; by default what ``train``/``test`` say), the logged metric names."""
     from inpaintlab.utils.preflight import (
         cap_val_check_interval,
+        check_batch_fits,
         check_checkpoint_fits,
+        check_first_samples,
         check_logged_metrics,
         check_options,
         check_resume_step,
         prepare_splits,
         read_checkpoint,
     )
+    from inpaintlab.utils.quickstart import apply_quickstart
 
     fit = bool(cfg.get("train", True)) if fit is None else fit
     test = bool(cfg.get("test", False)) if test is None else test
+    apply_quickstart(cfg)
     check_options(cfg)
     if fit:
         cap_val_check_interval(cfg)
@@ -126,15 +132,20 @@ def build(cfg: DictConfig, fit: bool | None = None, test: bool | None = None) ->
     if cfg.trainer.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
         from inpaintlab.callbacks.progress import progress_bar
 
-        callbacks.append(progress_bar())  # "Epoch 0", not "Epoch 0/-2" (max_epochs=-1)
+        callbacks.append(progress_bar())  # "Epoch 0", not "Epoch 0/-2"; plain lines when stdout is a file
+    extra = {}
     if cfg.trainer.get("enable_model_summary", True) and not any(isinstance(c, ModelSummary) for c in callbacks):
         from inpaintlab.callbacks.summary import InpaintingModelSummary
 
         callbacks.append(InpaintingModelSummary())  # no "Total FLOPs: 0"
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        extra["enable_model_summary"] = False  # ours is the summary: Lightning need not say it skips its own
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
     if hasattr(datamodule, "set_world_size"):
         datamodule.set_world_size(data_parallel_processes(trainer), f"trainer={_trainer_name(cfg)}")
     prepare_splits(datamodule, fit=fit, test=test)
+    if fit:
+        check_batch_fits(datamodule)
+    check_first_samples(datamodule, model)
     if fit:
         check_logged_metrics(cfg, datamodule, callbacks, model)
     return {"datamodule": datamodule, "model": model, "callbacks": callbacks, "loggers": loggers, "trainer": trainer}
@@ -167,8 +178,12 @@ def test_checkpoint(cfg: DictConfig, trainer: Any) -> str | None:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) as the config says; returns the final metrics."""
+    from inpaintlab.utils.quickstart import apply_quickstart
+
+    quiet_library_noise()  # again here: a sweep's worker may run this function without importing the module
     run_dir = Path(cfg.paths.output_dir)
     claim_run_dir(run_dir)
+    apply_quickstart(cfg)  # before the config is saved: the run's config.yaml says what it trained on
     save_resolved_config(cfg, run_dir)
     objects = build(cfg)
     trainer, model, datamodule = objects["trainer"], objects["model"], objects["datamodule"]

@@ -166,7 +166,7 @@ def test_preview_and_mask_layer(client):
     assert r.status_code == 200 and (r.headers["x-image-width"], r.headers["x-image-height"]) == ("64", "48")
     np.testing.assert_array_equal(decode(r.content), photo)
     hole = _hole(48, 64)
-    grey = hole.astype(np.uint8) * 7  # any non-zero grey level is a hole, as for inpaintlab-inpaint
+    grey = hole.astype(np.uint8) * 7  # two levels, 0 and 7: a binary mask (the one mask rule, as the CLI)
     r = client.post("/api/mask", files={"mask": ("m.png", png(grey), "image/png")}, data={"width": 64, "height": 48})
     assert r.status_code == 200
     np.testing.assert_array_equal(decode(r.content)[..., 3] > 0, hole)

@@ -9,7 +9,9 @@ is shown.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -100,6 +102,14 @@ TRAIN_CASES = [
     (["ckpt_path={good}", "trainer.max_steps=2"], ["step 2", "trainer.max_steps=2"]),  # resume: nothing left
     (["ckpt_path={good}", "model/generator=ga_dilated", "trainer.max_steps=5"], ["FullyConnectedAutoencoder", "DilatedFCN"]),
     (["init_from={good}", "model/generator=ga_dilated"], ["init_from", "DilatedFCN"]),
+    # issue 26: what used to fail only after "Epoch 0", or silently trained on smaller batches
+    (["data.batch_size=1000"], ["data.batch_size=1000 is larger than the training set (96 images): no full batch",
+                                "data.drop_last=false"]),
+    (["mask.size=40"], ["the training mask generator (CenterSquareMask) cannot draw 28×28 masks",
+                        "the smallest it honours is", "raise data.dataset.image_size"]),
+    (["mask.size=28"], ["cannot draw 28×28 masks (its 28×28 masks are 100 % hole)"]),
+    (["model.generator.image_size=32"], ["model.generator (FullyConnectedAutoencoder) works on 32×32 images",
+                                         "the training images are 28×28"]),
 ]
 
 
@@ -295,6 +305,9 @@ def test_unknown_config_choice_is_one_line(arg, words, capsys):
     (["experiment=ga_mnist", "data.batch_size=[1,2"], ["[1,2"]),
     (["experiment=ga_mnist", "data.batch_size==3"], ["data.batch_size==3"]),
     (["-m", "experiment=ga_mnist", "seed=1,2", "foo=3"], ["foo", "+foo=3"]),
+    (["experiment=ga_mnist", "data.root=/data/fotos/Ñandú"],  # was Hydra's LexerNoViableAltException
+     ["data.root=/data/fotos/Ñandú: a value with non-ASCII characters must be quoted",
+      "write \"data.root='/data/fotos/Ñandú'\""]),
 ])
 def test_hydra_composition_error_is_one_line(argv, words, capsys):
     """Hydra's override-syntax and unknown-key errors (several lines from Hydra itself) become one line."""
@@ -340,12 +353,18 @@ def test_redirected_console_is_plain_text(world, tmp_path):
     """Output sent to a file: no raw colour codes (wandb's footer is finished as plain text, its sync hint kept)
     and no "Total Flops 0" line in the model summary."""
     res = run_cli("inpaintlab.train", [*BASE, f"data.root={world['data']}", "logger=wandb", "trainer.max_steps=1",
-                                       "test=false", f"hydra.run.dir={tmp_path / 'run'}"], tmp_path,
+                                       "trainer.enable_progress_bar=true", "test=false",
+                                       f"hydra.run.dir={tmp_path / 'run'}"], tmp_path,
                   env={"WANDB_SILENT": "false"})
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-2000:]
     assert "\x1b[" not in out and "Total Flops" not in out and "Total FLOPs" not in out
     assert "Total params" in out and "wandb sync " in out
+    # issue 26: no noise (Lightning's litlogger tip, its summary-callback note, PyTorch's LeafSpec deprecation),
+    # and progress as a plain line since stdout is not a terminal
+    for noise in ("litlogger", "already configured with model summary", "LeafSpec"):
+        assert noise not in out, noise
+    assert re.search(r"^Epoch 0 · step 1/1 · train/loss [0-9.]+ · [0-9.]+ it/s · ETA 0:00:00$", res.stdout, re.M), res.stdout
 
 
 @pytest.mark.parametrize("module, argv", [
@@ -363,3 +382,46 @@ def test_argparse_usage_error_is_one_line(module, argv, capsys):
     assert e.value.code == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and ": error: " in err[0] and "--help" in err[0], err
+
+
+def test_batch_larger_than_the_set_trains_when_asked(world, tmp_path, caplog):
+    """``data.drop_last=false`` asks for batches of the whole (smaller) set: a warning instead of the refusal."""
+    from inpaintlab.train import train
+
+    try:
+        cfg = compose_config([*BASE, f"data.root={world['data']}", "test=false", "trainer.max_steps=1",
+                              "data.batch_size=1000", "data.drop_last=false"], tmp_path)
+        with caplog.at_level(logging.WARNING):
+            train(cfg)
+    finally:
+        GlobalHydra.instance().clear()
+    assert "training on batches of 96 (data.drop_last=false)" in caplog.text
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_unwritable_log_dir_is_one_line_before_hydra_starts(world, tmp_path):
+    """``INPAINTLAB_LOG_DIR=<a folder that cannot be written>`` (was: "An error occurred during Hydra's exception
+    formatting: AssertionError()")."""
+    before = snapshot(world["base"])
+    logs = world["base"] / "a_file" / "logs"
+    res = run_cli("inpaintlab.train", [*BASE, f"data.root={world['data']}"], tmp_path,
+                  env={"INPAINTLAB_LOG_DIR": str(logs)})
+    assert res.returncode == 1 and "Traceback" not in res.stderr and "Hydra" not in res.stderr
+    err = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert err == [f"inpaintlab: error: paths.log_dir (INPAINTLAB_LOG_DIR) {logs} cannot be written: "
+                   f"{world['base'] / 'a_file'} is a file, not a folder"], err
+    assert snapshot(world["base"]) == before
+
+
+def test_library_noise_is_dropped_and_the_runs_own_lines_stay(caplog):
+    from inpaintlab.utils.runtime import quiet_library_noise
+
+    quiet_library_noise()
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("hydra_plugins.hydra_joblib_launcher._core").info(
+            "Joblib.Parallel(n_jobs=2,backend=loky,prefer=processes) is launching 2 jobs")
+        logging.getLogger("hydra_plugins.hydra_joblib_launcher._core").info("Launching jobs, sweep output dir : x")
+        logging.getLogger("lightning.pytorch.utilities.rank_zero").info("💡 Tip: … try installing [litlogger] …")
+        logging.getLogger("lightning.pytorch.utilities.rank_zero").info("GPU available: False, used: False")
+    assert "Joblib.Parallel" not in caplog.text and "litlogger" not in caplog.text
+    assert "sweep output dir" in caplog.text and "GPU available" in caplog.text

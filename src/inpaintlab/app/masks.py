@@ -4,8 +4,9 @@
   mode), after a size check on the header alone, so one upload cannot exhaust memory (``max_side``).
 * The page's brush layer: an RGBA PNG the size of the photo, transparent where nothing was painted. Any stroke
   of any colour or opacity is a hole: hole = alpha > 0 (an eraser makes pixels fully transparent again).
-* An uploaded mask file: the CLI's rule (``inference.pictures.read_mask``: non-zero = hole unless fully
-  transparent), so a mask gives the same hole in the app and in ``inpaintlab-inpaint``.
+* An uploaded mask file: the package's one mask rule (``data.masks.reading``, through
+  ``inference.pictures.read_mask``: a hole from half way to full scale, 0/1 masks, the alpha when it alone varies),
+  so a mask gives the same hole in the app, in ``inpaintlab-inpaint`` and in the datasets.
 """
 
 from __future__ import annotations
@@ -27,16 +28,14 @@ def decode_upload(data: bytes, what: str, max_side: int = DEFAULT_MAX_SIDE) -> A
 
     from PIL import Image, UnidentifiedImageError
 
+    from inpaintlab.data.decode import ImageTooLargeError, open_image_file
+
     if not data:
         raise InpaintInputError(f"the {what} file is empty: choose an image file (PNG, JPEG, WebP, TIFF, BMP, …)")
     try:
-        with warnings.catch_warnings():  # the size cap below is the app's guard against decompression bombs
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError:  # PIL's own guard (over 2 × MAX_IMAGE_PIXELS) fires while opening
-        raise InpaintInputError(
-            f"the {what} is too large to decode safely: this app accepts at most {max_side} pixels on a side"
-        ) from None
+        img = open_image_file(io.BytesIO(data), f"the {what}")  # PIL's bomb limit: the CLI's check and sentence
+    except ImageTooLargeError as e:
+        raise InpaintInputError(str(e)) from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise InpaintInputError(
             f"the {what} file is not an image this app can read: choose a PNG, JPEG, WebP, TIFF or BMP file"
@@ -58,7 +57,7 @@ def decode_upload(data: bytes, what: str, max_side: int = DEFAULT_MAX_SIDE) -> A
 
 def brush_hole(layer: Any) -> np.ndarray:
     """H×W bool hole map of the page's brush layer: every pixel a stroke touched (alpha > 0), whatever its colour
-    and opacity. A layer without alpha falls back to the uploaded-mask rule (non-zero = hole)."""
+    and opacity (the page's own paint layer, not a mask file). A layer without alpha falls back to the mask rule."""
     from PIL import Image
 
     if isinstance(layer, Image.Image) and (layer.mode in ("RGBA", "LA", "PA", "RGBa", "La")
@@ -68,7 +67,7 @@ def brush_hole(layer: Any) -> np.ndarray:
 
 
 def uploaded_hole(mask: Any) -> np.ndarray:
-    """H×W bool hole map of an uploaded mask file: ``inpaintlab-inpaint``'s rule (``read_mask``)."""
+    """H×W bool hole map of an uploaded mask file: the one mask rule (``read_mask``), as ``inpaintlab-inpaint``."""
     return read_mask(mask)
 
 

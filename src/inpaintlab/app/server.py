@@ -234,7 +234,7 @@ def create_app(models: list[Model], max_side: int = DEFAULT_MAX_SIDE):
         hole = uploaded_hole(decode_upload(_read(mask, "mask", max_bytes), "mask", max_side))
         check_sizes((width, height), hole.shape[::-1], "on the page", mask.filename or "file")
         if not hole.any():
-            raise InpaintInputError("the uploaded mask covers nothing: a hole is any non-zero, non-transparent pixel")
+            raise InpaintInputError("the uploaded mask covers nothing: a hole is a pixel at least half as bright as white (or the alpha, when one colour is painted through it)")
         return Response(overlay_png(hole), media_type="image/png")
 
     @app.post("/api/fill")

@@ -288,6 +288,7 @@ class InpaintingDataModule(L.LightningDataModule):
         eval_mask_seed: int = 2024,
         split_seed: int = 0,
         val_suites: str | Sequence[str] | None = None,
+        drop_last: bool = True,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -307,6 +308,9 @@ class InpaintingDataModule(L.LightningDataModule):
         self.pin_memory = bool(pin_memory) and torch.cuda.is_available()
         self.persistent_workers = persistent_workers and self.num_workers > 0
         self.prefetch_factor = prefetch_factor if self.num_workers > 0 else None
+        # training batches are always the paper's size (the incomplete last one is dropped; a training set smaller
+        # than one batch is refused before training, utils.preflight); False keeps the smaller batches
+        self.drop_last = bool(drop_last)
         self.splits = {"train": train_split, "val": val_split, "test": test_split}
         self.val_size, self.test_size = int(val_size), test_size
         self.eval_masks = eval_masks
@@ -431,7 +435,7 @@ class InpaintingDataModule(L.LightningDataModule):
             sampler=sampler,
             # the loaders' own RNG: creating an iterator never draws from torch's global RNG (exact resume)
             generator=torch.Generator().manual_seed(self.eval_mask_seed),
-            drop_last=train and len(dataset) >= self.process_batch_size,
+            drop_last=train and self.drop_last,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,

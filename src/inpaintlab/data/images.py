@@ -79,8 +79,10 @@ class UnreadableTracker:
         """Mark item ``i`` unreadable; the first time, one warning names its file (at the caller's caller)."""
         if not self._bad[i]:
             self._bad[i] = 1
-            warnings.warn(f"{self.name}: skipping unreadable image {path} ({type(err).__name__}: {err}); "
-                          f"{self.num_skipped} skipped so far", stacklevel=3)
+            from inpaintlab.data.decode import too_large_reason  # a decompression bomb: every tool's sentence
+
+            why = too_large_reason(err, f"image {path}") or f"unreadable image {path} ({type(err).__name__}: {err})"
+            warnings.warn(f"{self.name}: skipping {why}; {self.num_skipped} skipped so far", stacklevel=3)
 
 
 class ImageFiles(UnreadableTracker, Dataset):

@@ -20,17 +20,20 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 
 from inpaintlab.data.masks.base import MaskGenerator, seeded_generator
-from inpaintlab.data.masks.files import MASK_EXTENSIONS, _to_gray
-from inpaintlab.errors import ConfigError, DatasetNotFoundError
+from inpaintlab.data.masks.files import MASK_EXTENSIONS, read_reading
+from inpaintlab.errors import ConfigError, DatasetNotFoundError, InpaintlabError
 
 __all__ = [
     "BIN_EDGES",
     "MANIFEST",
     "FrozenMasks",
     "bin_labels",
+    "check_size",
     "hole_ratio_bin",
     "hole_ratio_bin_index",
     "preview_grid",
+    "smallest_size",
+    "why_not",
     "write_mask_set",
 ]
 
@@ -78,6 +81,51 @@ def hole_ratio_bin(ratio: float, edges: Sequence[float] = BIN_EDGES) -> str:
 def _save_png(mask: Tensor, path: Path) -> None:
     arr = (mask.reshape(mask.shape[-2:]).numpy() > 0.5).astype(np.uint8) * 255
     Image.fromarray(arr, mode="L").save(path, optimize=False)
+
+
+PROBE_DRAWS = 8  # masks drawn to see whether a generator honours a size
+
+
+def why_not(generator: MaskGenerator, height: int, width: int, seed: int = 0) -> str | None:
+    """None when ``generator`` draws usable ``height``×``width`` masks — without an error, and each keeping some
+    known pixels (a mask that is all hole leaves nothing to inpaint from) — in its first ``PROBE_DRAWS`` seeded
+    draws; else the reason."""
+    try:
+        for i in range(PROBE_DRAWS):
+            m = generator(1, int(height), int(width), seeded_generator(seed, i))
+            if bool((m > 0.5).all()):
+                return f"its {height}×{width} masks are 100 % hole"
+    except (InpaintlabError, ValueError, RuntimeError) as e:
+        return " ".join(str(e).split())
+    return None
+
+
+def smallest_size(generator: MaskGenerator, height: int, width: int, seed: int = 0, limit: int = 8192) -> int | None:
+    """The smallest height above ``height`` (the width scaled alike) at which ``generator`` honours its masks
+    (``why_not``), or None up to ``limit``."""
+    ratio = width / height
+    ok = lambda h: why_not(generator, h, max(1, round(h * ratio)), seed) is None  # noqa: E731
+    bad, good = int(height), int(height) * 2
+    while not ok(good):
+        bad, good = good, good * 2
+        if good > limit:
+            return None
+    while good - bad > 1:
+        mid = (bad + good) // 2
+        bad, good = (bad, mid) if ok(mid) else (mid, good)
+    return good
+
+
+def check_size(generator: MaskGenerator, height: int, width: int, what: str, option: str, seed: int = 0) -> None:
+    """One ``ConfigError`` line when ``generator`` cannot honour ``height``×``width`` masks, naming the smallest
+    size it can and the ``option`` to change."""
+    reason = why_not(generator, height, width, seed)
+    if reason is None:
+        return
+    least = smallest_size(generator, height, width, seed)
+    hint = f"the smallest it honours is {least}" if least else "no size up to 8192 works"
+    raise ConfigError(f"{what} cannot draw {height}×{width} masks ({reason}): {hint}; raise {option} or choose "
+                      "another mask")
 
 
 def write_mask_set(
@@ -143,7 +191,8 @@ class FrozenMasks:
 
     Reads a folder written by ``write_mask_set`` / ``inpaintlab-make-masks`` (with ``manifest.json``), or any
     folder of mask images (NVIDIA's irregular-mask test set, your own), sorted by name; ``white_is_hole=False``
-    for black-hole files. Files that are not binary are thresholded at 0.5 with a warning; a file of another
+    for black-hole files. Files are read by the package's one mask rule (``data.masks.reading``): pixels between
+    black and white are holes from half way, with one warning; a file of another
     size than (height, width) is resized with a warning when ``on_size_mismatch="resize"``, or rejected
     (``"error"``, the default for sets with a manifest, whose size is known). ``bin`` keeps only the masks of
     one hole-ratio bin (e.g. "10-20%").
@@ -226,15 +275,13 @@ class FrozenMasks:
     def _read(self, k: int) -> Tensor:
         path = self.files[k]
         try:
-            with Image.open(path) as img:
-                img.load()
-                gray = _to_gray(img)
+            reading = read_reading(path, self.white_is_hole)
         except Exception as e:
             raise ConfigError(f"mask set {self.root}: cannot read {path.name} ({type(e).__name__}: {e})") from e
-        grey = float(((gray > 0.02) & (gray < 0.98)).mean())
-        if grey > 0.0:
-            self._warn("grey", f"{path.name} is not binary ({grey:.2%} grey pixels); thresholding at 0.5")
-        t = torch.from_numpy(gray).float()
+        if reading.grey:
+            self._warn("grey", f"{path.name} is not binary ({reading.grey / reading.levels.size:.2%} of its pixels "
+                               "lie between black and white); a pixel is a hole from half way")
+        t = torch.from_numpy(reading.coverage)
         if self.size is not None and tuple(t.shape) != self.size:
             if self.on_size_mismatch == "error":
                 raise ConfigError(
@@ -242,8 +289,7 @@ class FrozenMasks:
                 )
             self._warn("size", f"{path.name} is {t.shape[0]}×{t.shape[1]}; resizing to {self.size[0]}×{self.size[1]}")
             t = F.interpolate(t[None, None], size=self.size, mode="bilinear", align_corners=False, antialias=True)[0, 0]
-        hole = t >= 0.5 if self.white_is_hole else t < 0.5
-        return hole.to(torch.uint8).float()[None]
+        return (t >= 0.5).float()[None]  # the one rule's half-way threshold, after resizing
 
     def __getitem__(self, i: int) -> Tensor:
         if not -len(self) <= i < len(self):

@@ -14,6 +14,7 @@ from inpaintlab.inference.pictures import (
     InpaintInputError,
     check_sizes,
     exif_hint,
+    is_16bit_colour,
     open_image,
     oriented_size,
     save_format,
@@ -111,19 +112,17 @@ def check_jobs(jobs: list[tuple[Path, Path, Path]], overwrite: bool, keep_layout
         im, mk = open_image(image, "image"), open_image(mask, "mask")
         with im, mk:
             check_sizes(oriented_size(im), oriented_size(mk), str(image), str(mask), exif_hint(im))
-            if (
-                keep_layout
-                and fmt == "JPEG"
-                and (im.mode in _ALPHA_MODES or im.mode.startswith("I") or "transparency" in im.info)
-            ):
+            deep = im.mode.startswith("I") or is_16bit_colour(im)
+            alpha = im.mode in _ALPHA_MODES or "transparency" in im.info
+            if keep_layout and ((fmt == "JPEG" and (alpha or deep)) or (fmt == "WEBP" and deep)):
                 raise InpaintInputError(
-                    f"--out {out}: JPEG cannot store the {im.mode} image's alpha or 16 bits; "
-                    "write .png or pass --rgb"
+                    f"--out {out}: {fmt} cannot store the {'16 bits' if deep else 'alpha'} of {image}; "
+                    "write .png (or .tif) or pass --rgb"
                 )
             if mk.format == "JPEG":
                 warnings.append(
-                    f"mask {mask} is a JPEG: compression noise makes near-black pixels non-zero, i.e. holes; "
-                    "save masks as PNG"
+                    f"mask {mask} is a JPEG: compression noise blurs its edges (pixels are holes from half way to "
+                    "white); save masks as PNG"
                 )
         if out.suffix.lower() in _LOSSY:
             warnings.append(

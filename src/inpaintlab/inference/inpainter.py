@@ -14,7 +14,8 @@ the method's extra steps; its ``options`` are the keyword arguments here and ``-
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,16 @@ from torch import Tensor, nn
 
 from inpaintlab.inference.adapters import Adapter, adapter_for
 from inpaintlab.inference.loading import LoadedModel, load_model
+from inpaintlab.inference.memory import available_bytes
 from inpaintlab.inference.pictures import Picture, as_displayed, check_sizes, compose, read_mask, read_picture
-from inpaintlab.inference.sizing import check_batch, composite_any_size, fill_any_size
+from inpaintlab.inference.sizing import (
+    FillPlan,
+    check_batch,
+    composite_any_size,
+    composite_planned,
+    fill_any_size,
+    plan_fill,
+)
 
 
 def unwrap(model: Any) -> Any:
@@ -113,20 +122,40 @@ class Inpainter:
         param = next(self.generator.parameters(), None)
         return param.device if param is not None else torch.device("cpu")
 
-    def _run(self, fn, image: Tensor, mask: Tensor) -> Tensor:
-        check_batch(image, mask)
+    @contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        """The networks in eval mode, without autograd (not inference_mode: per-image optimisation — Yeh —
+        re-enables autograd inside); their modes are restored after."""
         nets = [n for n in (self.generator, self.discriminator) if n is not None]
         modes = [n.training for n in nets]
         for n in nets:
             n.eval()
         try:
-            with torch.no_grad():  # not inference_mode: per-image optimisation (Yeh) re-enables autograd inside
-                mask = mask.to(device=self.device, dtype=torch.float32)
-                image = image.to(device=self.device, dtype=torch.float32)
-                return fn(self.adapter, image, mask)
+            with torch.no_grad():
+                yield
         finally:
             for n, mode in zip(nets, modes):
                 n.train(mode)
+
+    def _run(self, fn, image: Tensor, mask: Tensor) -> Tensor:
+        check_batch(image, mask)
+        with self._evaluating():
+            mask = mask.to(device=self.device, dtype=torch.float32)
+            image = image.to(device=self.device, dtype=torch.float32)
+            return fn(self.adapter, image, mask)
+
+    def plan(
+        self, hole: np.ndarray, budget: int | None = None, *, tile: int | str = "auto", max_side: int | None = None,
+        picture_bytes_per_pixel: float = 16.0,
+    ) -> FillPlan:
+        """How a picture with this H×W ``hole`` map is filled within ``budget`` bytes (default: the memory the
+        model's device has available now, ``inference.memory``): whole, in tiles or at a reduced size
+        (``inference.sizing.plan_fill``); a one-line ``ConfigError`` when it cannot be. Runs the network once on
+        a small probe to measure its bytes per pixel."""
+        budget = available_bytes(self.device) if budget is None else int(budget)
+        with self._evaluating():
+            return plan_fill(self.adapter, hole, budget, tile=tile, max_side=max_side, device=self.device,
+                             picture_bytes_per_pixel=picture_bytes_per_pixel)
 
     def generate(self, image: Tensor, mask: Tensor) -> Tensor:
         """The raw fill (before compositing) of B×C×H×W ``image`` in [-1, 1] with B×1×H×W ``mask`` (1 = hole),
@@ -138,18 +167,25 @@ class Inpainter:
         known pixel exactly as given. Any H×W; runs without autograd on the model's device."""
         return self._run(composite_any_size, image, mask)
 
-    def fill_picture(self, pic: Picture, hole: np.ndarray) -> np.ndarray:
-        """H×W×C pixels of ``pic`` with the ``hole`` (H×W bool) filled, composed in integer space."""
+    def fill_picture(
+        self, pic: Picture, hole: np.ndarray, plan: FillPlan | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """H×W×C pixels of ``pic`` with the ``hole`` (H×W bool) filled, composed in integer space; ``plan``
+        (``Inpainter.plan``) for large pictures, ``progress(done, total)`` told after each tile."""
         if not hole.any():
             return pic.pixels.copy()
-        x = torch.from_numpy(pic.rgb).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)  # as data.transforms
-        m = torch.from_numpy(hole)[None, None].float()
-        out = self.fill_tensor(x, m)[0]
-        generated = out.float().add(1.0).mul(127.5).permute(1, 2, 0).cpu().numpy()
+        # as data.transforms: [0, 255] → [-1, 1], in place (a large picture holds one float copy)
+        x = torch.from_numpy(pic.rgb).permute(2, 0, 1)[None].to(self.device, torch.float32).div_(127.5).sub_(1.0)
+        m = torch.from_numpy(hole)[None, None].to(self.device, torch.float32)
+        out = self._run(lambda a, i, k: composite_planned(a, i, k, plan, progress), x, m)[0]
+        del x, m
+        generated = out.add_(1.0).mul_(127.5).permute(1, 2, 0).cpu().numpy()
         return compose(pic, hole, generated)
 
     def fill(self, image: Any, mask: Any, *, keep_layout: bool = True) -> np.ndarray:
-        """Fill the holes of ``image`` (PIL image or uint8/uint16 array) where ``mask`` is non-zero; known pixels
+        """Fill the holes of ``image`` (PIL image or uint8/uint16 array) where ``mask`` marks them (the one mask
+        rule, ``data.masks.reading``: half way to full scale, 0/1 masks, the alpha when it alone varies); known pixels
         are returned bit for bit, in the input's layout (H×W grey, H×W×2, H×W×3, H×W×4; uint8, or uint16 for
         16-bit input; palette → RGB(A)), or 8-bit H×W×3 RGB with ``keep_layout=False``. PIL images are taken as
         displayed: their EXIF orientation is applied (the caller's image is not changed)."""

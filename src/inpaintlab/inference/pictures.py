@@ -6,9 +6,11 @@
   stays 16-bit, RGBA/LA keep their alpha (known pixels keep theirs, hole pixels become opaque), palette images
   become RGB(A). ``keep_layout=False`` (``--rgb``) gives 8-bit RGB. The composite is formed in integer space,
   ``out = where(hole, round(generated), input)``, so every known pixel equals the input bit for bit.
-* Masks: same width and height as the image (never resized); a pixel is a hole if any colour channel is
-  non-zero, unless it is fully transparent; any mode. Grey levels (anti-aliased edges) are holes too: every
-  non-zero pixel counts, and the CLI warns once per mask with how many such pixels it met.
+* Masks: same width and height as the image (never resized); any mode, read by the package's one mask rule
+  (``data.masks.reading``): a pixel is a hole from half way between black and the mask's full scale (a 0/1
+  mask's full scale is 1); when one colour is painted through a varying alpha, the alpha is the mask. The CLI
+  warns once per mask about pixels strictly between the extremes (anti-aliased edges) and about masks that
+  make more than half the picture a hole (inverted?).
 * Orientation: photos and masks are read as the user sees them — an EXIF orientation tag is applied to the pixels
   (``ImageOps.exif_transpose``), so the mask lands where it was drawn and the output is written upright
   (no tag left to re-apply).
@@ -19,11 +21,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from inpaintlab.errors import InpaintlabError
+
+if TYPE_CHECKING:
+    from inpaintlab.data.masks.reading import MaskReading
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, PIL's convert("L")
 _ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
@@ -130,44 +135,39 @@ def read_picture(image: Any, keep_layout: bool = True) -> Picture:
     raise InpaintInputError(f"image must be a PIL image or a numpy array, got {type(image).__name__}")
 
 
-def read_mask(mask: Any) -> np.ndarray:
-    """H×W bool hole map (True = hole) of a PIL image or array: a pixel is a hole if any colour channel is
-    non-zero, unless it is fully transparent (alpha 0)."""
-    from PIL import Image
+def read_hole(mask: Any, invert: bool = False) -> MaskReading:
+    """The ``MaskReading`` of a PIL image or array by the one mask rule (``data.masks.reading``: half way between
+    known and hole; 0/1 masks; the alpha when it alone varies); ``invert`` swaps hole and known."""
+    from inpaintlab.data.masks.reading import read_mask_levels
 
-    if isinstance(mask, Image.Image):
-        mode = mask.mode
-        if mode in _ALPHA_MODES or (mode == "P" and "transparency" in mask.info):
-            a = np.asarray(mask.convert("RGBA"))
-        elif mode in ("1", "L", "I", "F") or mode.startswith("I;16"):
-            a = np.asarray(mask)
-        else:  # palette without transparency, RGB, CMYK, …: what the mask looks like
-            a = np.asarray(mask.convert("RGB"))
-    elif isinstance(mask, np.ndarray):
-        a = mask
-        if not (a.ndim == 2 or (a.ndim == 3 and 1 <= a.shape[2] <= 4)) or 0 in a.shape[:2]:
-            raise InpaintInputError(
-                f"mask array has shape {a.shape}: expected H×W or H×W×C (C ≤ 4, alpha last for 2 and 4)"
-            )
-    else:
-        raise InpaintInputError(f"mask must be a PIL image or a numpy array, got {type(mask).__name__}")
-    if a.ndim == 2:
-        return a != 0
-    if a.shape[2] in (2, 4):
-        return (a[..., :-1] != 0).any(axis=2) & (a[..., -1] != 0)
-    return (a != 0).any(axis=2)
+    try:
+        reading = read_mask_levels(mask)
+    except InpaintlabError as e:
+        raise InpaintInputError(str(e)) from None
+    return reading.inverted() if invert else reading
+
+
+def read_mask(mask: Any, invert: bool = False) -> np.ndarray:
+    """H×W bool hole map (True = hole) of a PIL image or array (``read_hole``)."""
+    return read_hole(mask, invert).hole
 
 
 def compose(pic: Picture, hole: np.ndarray, generated: np.ndarray) -> np.ndarray:
     """Compose in integer space: generated values (H×W×3 float in [0, 255]) in the hole, the input
-    elsewhere."""
+    elsewhere; a band of rows at a time, so a large picture needs no full-size temporaries."""
     c, dtype = pic.pixels.shape[2], pic.pixels.dtype
     top = 65535.0 if dtype == np.uint16 else 255.0
-    colour = generated if c >= 3 else (generated @ np.asarray(_LUMA, dtype=generated.dtype))[..., None]
-    colour = np.clip(np.rint(colour * (top / 255.0)), 0, top)
-    if c in (2, 4):  # filled pixels are opaque
-        colour = np.concatenate([colour, np.full(colour.shape[:2] + (1,), top, colour.dtype)], axis=2)
-    return np.where(hole[..., None], colour.astype(dtype), pic.pixels)
+    out = np.empty_like(pic.pixels)
+    rows = max(1, 2**20 // max(1, pic.pixels.shape[1]))
+    for y in range(0, pic.pixels.shape[0], rows):
+        band = slice(y, y + rows)
+        g = generated[band]
+        colour = g if c >= 3 else (g @ np.asarray(_LUMA, dtype=g.dtype))[..., None]
+        colour = np.clip(np.rint(colour * (top / 255.0)), 0, top)
+        if c in (2, 4):  # filled pixels are opaque
+            colour = np.concatenate([colour, np.full(colour.shape[:2] + (1,), top, colour.dtype)], axis=2)
+        out[band] = np.where(hole[band, :, None], colour.astype(dtype), pic.pixels[band])
+    return out
 
 
 def check_sizes(
@@ -188,19 +188,23 @@ def check_sizes(
 
 
 def open_image(path: Path, what: str):
-    from PIL import Image, UnidentifiedImageError
+    """The opened (not yet decoded) picture; one line when it is missing, unreadable or a decompression bomb
+    (``data.decode``: the sentence the web app and the datasets use)."""
+    from PIL import UnidentifiedImageError
+
+    from inpaintlab.data.decode import ImageTooLargeError, open_image_file
 
     try:
-        return Image.open(path)
+        return open_image_file(path, f"{what} {path}")
+    except ImageTooLargeError as e:
+        raise InpaintInputError(str(e)) from None
     except FileNotFoundError:
         raise InpaintInputError(f"{what} {path} does not exist") from None
     except (UnidentifiedImageError, OSError) as e:
         raise InpaintInputError(f"cannot read {what} {path}: {e}") from None
 
 
-def load_image(path: Path, what: str):
-    """The decoded picture as the user sees it: its EXIF orientation applied to the pixels."""
-    img = open_image(path, what)
+def _decoded(img: Any, path: Path, what: str):
     try:
         img.load()
     except (OSError, SyntaxError, ValueError) as e:
@@ -208,7 +212,14 @@ def load_image(path: Path, what: str):
     return upright(img)
 
 
+def load_image(path: Path, what: str):
+    """The decoded picture as the user sees it: its EXIF orientation applied to the pixels."""
+    return _decoded(open_image(path, what), path, what)
+
+
 def _orientation(img: Any) -> int:
+    if getattr(img, "format", None) == "PNG" and "exif" not in img.info and getattr(img, "tile", None):
+        return 1  # an undecoded PNG: its EXIF, if any, precedes the pixels (looking further would decode them all)
     try:
         return int(img.getexif().get(0x0112, 1) or 1)
     except Exception:  # noqa: BLE001 - a broken EXIF block: stored pixels as they are
@@ -240,23 +251,8 @@ def oriented_size(img: Any) -> tuple[int, int]:
     return (h, w) if _orientation(img) in (5, 6, 7, 8) else (w, h)
 
 
-def grey_pixels(mask: Any) -> int:
-    """How many mask pixels are neither 0 nor full scale (anti-aliased edges); 0 for binary masks."""
-    from PIL import Image
-
-    if not isinstance(mask, Image.Image) or mask.mode in ("1",) or mask.mode.startswith("I") or mask.mode == "F":
-        return 0
-    a = np.asarray(mask.convert("LA" if mask.mode in _ALPHA_MODES else "L"))
-    values = a[..., 0] if a.ndim == 3 else a
-    return int(((values > 0) & (values < 255)).sum())
-
-
 def exif_hint(img: Any) -> str:
-    try:
-        orientation = img.getexif().get(0x0112, 1)
-    except Exception:  # noqa: BLE001 - a broken EXIF block only loses the hint
-        return ""
-    if orientation in (5, 6, 7, 8):
+    if _orientation(img) in (5, 6, 7, 8):
         return " (sizes as displayed, after the EXIF rotation tag)"
     return ""
 
@@ -272,28 +268,108 @@ def save_format(out: Path) -> str:
 
 
 
+def _png_with_icc(png: bytes, icc_profile: bytes) -> bytes:
+    """``png`` with an iCCP chunk (the colour profile, zlib-compressed) right after its IHDR chunk."""
+    import struct
+    import zlib
+
+    body = b"iCCP" + b"icc\0\0" + zlib.compress(icc_profile)
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    end_of_ihdr = 8 + 8 + 13 + 4  # signature, IHDR length + type, IHDR data, CRC
+    return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
+
+
+def _encode_16bit_colour(arr: np.ndarray, fmt: str, out: Path, icc_profile: bytes | None) -> bytes:
+    """PNG or TIFF bytes of an H×W×C (C ∈ 2..4) uint16 array (OpenCV: PIL cannot write 16-bit colour)."""
+    import cv2
+
+    if fmt not in ("PNG", "TIFF"):
+        raise InpaintInputError(f"cannot write {out}: {fmt} cannot store 16 bits per channel; write .png or .tif, "
+                                "or pass --rgb for 8 bits")
+    if arr.shape[2] == 2:  # grey + alpha: OpenCV writes it as BGRA
+        arr = np.concatenate([np.repeat(arr[..., :1], 3, axis=2), arr[..., 1:]], axis=2)
+    bgr = arr[..., [2, 1, 0, 3][: arr.shape[2]]]
+    ok, data = cv2.imencode(".png" if fmt == "PNG" else ".tif", np.ascontiguousarray(bgr))
+    if not ok:
+        raise InpaintInputError(f"cannot write {out}: OpenCV could not encode the 16-bit picture")
+    data = data.tobytes()
+    return _png_with_icc(data, icc_profile) if icc_profile and fmt == "PNG" else data
+
+
 def write_image(pixels: np.ndarray, out: Path, icc_profile: bytes | None = None) -> None:
-    """Write an H×W×C uint8/uint16 array atomically (temporary file in the same folder, then rename)."""
+    """Write an H×W×C uint8/uint16 array atomically (temporary file in the same folder, then rename); 16-bit
+    colour as 16-bit PNG or TIFF."""
+    import io
+
     from PIL import Image
 
     fmt = save_format(out)
     arr = pixels[..., 0] if pixels.shape[2] == 1 else pixels
-    if arr.dtype == np.uint16 and arr.ndim != 2:
-        raise InpaintInputError(
-            f"cannot write {out}: 16-bit colour images are not supported by PIL; use --rgb"
-        )
-    img = Image.fromarray(np.ascontiguousarray(arr))
-    kwargs: dict[str, Any] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    if icc_profile and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
-        kwargs["icc_profile"] = icc_profile
-    out.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    if arr.dtype == np.uint16 and arr.ndim == 3:
+        buf.write(_encode_16bit_colour(arr, fmt, out, icc_profile))
+    else:
+        kwargs: dict[str, Any] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+        if icc_profile and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+            kwargs["icc_profile"] = icc_profile
+        Image.fromarray(np.ascontiguousarray(arr)).save(buf, format=fmt, **kwargs)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        img.save(tmp, format=fmt, **kwargs)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(buf.getbuffer())
         os.replace(tmp, out)
     except OSError as e:
-        raise InpaintInputError(f"cannot write {out}: {e}") from None
+        raise InpaintInputError(f"cannot write {out}: {e.strerror or e}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # a folder we cannot write to holds no temporary file of ours
+
+
+def is_16bit_colour(img: Any) -> bool:
+    """Whether an opened, not yet decoded PIL image stores 16 bits per channel in colour (or grey + alpha, which
+    PIL opens as RGBA): PIL decodes those to 8 bits."""
+    if getattr(img, "mode", None) not in ("RGB", "RGBA"):
+        return False
+    for tile in getattr(img, "tile", None) or []:
+        args = tile[3] if len(tile) > 3 else None
+        raw = args[0] if isinstance(args, tuple) and args else args
+        if isinstance(raw, str) and ";16" in raw:
+            return True
+    return False
+
+
+_EXIF_OPS = {  # EXIF orientation → the array operation that shows the picture upright (PIL's exif_transpose)
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def read_16bit_colour(path: Path, orientation: int = 1) -> np.ndarray:
+    """The H×W×C uint16 pixels (RGB or RGBA; PIL reports 16-bit grey + alpha as RGBA too) of a 16-bit colour file,
+    turned upright by its EXIF ``orientation``."""
+    import cv2
+
+    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if a is None or a.dtype != np.uint16 or a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise InpaintInputError(f"cannot decode the 16-bit picture {path}")
+    a = a[..., [2, 1, 0, 3][: a.shape[2]]]  # BGR(A) → RGB(A)
+    op = _EXIF_OPS.get(orientation)
+    return np.ascontiguousarray(op(a) if op else a)
+
+
+def load_picture(path: Path, keep_layout: bool = True) -> tuple[Picture, Any]:
+    """(``Picture``, the upright PIL image) of an image file. 16-bit colour files keep their 16 bits per channel
+    (``read_16bit_colour``; the network sees their 8-bit conversion); everything else as ``read_picture``."""
+    img = open_image(path, "image")
+    deep, orientation = keep_layout and is_16bit_colour(img), _orientation(img)
+    img = _decoded(img, path, "image")
+    if deep:
+        return read_picture(read_16bit_colour(path, orientation)), img
+    return read_picture(img, keep_layout), img
+
+
 
 

@@ -244,3 +244,83 @@ def check_logged_metrics(cfg: DictConfig, datamodule: Any, callbacks: list[Any],
         if not ok:
             raise ConfigError(f"{key}={name} is not a metric this run logs; it logs e.g. {', '.join(examples)} "
                               f"(metrics: {', '.join(sorted(leaves))})")
+
+
+def check_batch_fits(datamodule: Any) -> None:
+    """``data.batch_size`` is the paper's batch, part of the protocol: a training set smaller than one batch (per
+    data-parallel process) would silently train on smaller ones. Refused, unless ``data.drop_last=false`` asks for
+    the smaller batches (then a warning)."""
+    train = getattr(datamodule, "train_set", None)
+    batch = getattr(datamodule, "process_batch_size", None)
+    if train is None or not _is_int(batch):
+        return
+    world = int(getattr(datamodule, "world_size", 1))
+    n = -(-len(train) // world)  # images each process sees per epoch
+    if n >= batch:
+        return
+    held = f", after holding out {len(datamodule.val_set)} for validation" if (
+        datamodule.splits.get("val") is None and getattr(datamodule, "val_set", None) is not None) else ""
+    per = f" per process ({world} processes)" if world > 1 else ""
+    if getattr(datamodule, "drop_last", True):
+        raise ConfigError(f"data.batch_size={datamodule.batch_size} is larger than the training set ({n} images{per}"
+                          f"{held}): no full batch could be drawn; lower data.batch_size to at most {n * world}, add "
+                          "images, or set data.drop_last=false to train on batches of the whole set")
+    log.warning("data.batch_size=%d is larger than the training set (%d images%s%s): training on batches of %d "
+                "(data.drop_last=false)", datamodule.batch_size, n, per, held, n)
+
+
+def check_generator_size(model: Any, h: int, w: int) -> None:
+    """The generator must run at the training images' size: a fixed-size net at its ``native_size``, a fully
+    convolutional one at a multiple of its ``size_multiple`` and at least its ``min_size`` (what inference pads to)."""
+    from inpaintlab.inference.adapters import adapter_for
+
+    gen = getattr(model, "generator", None)
+    if gen is None:
+        return
+    try:
+        probe = adapter_for(gen, getattr(model, "discriminator", None))  # its size properties, default options
+    except ConfigError:
+        return
+    name, native, multiple = type(gen).__name__, probe.native_size, max(1, probe.size_multiple)
+    if native is not None and tuple(native) != (h, w):
+        raise ConfigError(f"model.generator ({name}) works on {native[0]}×{native[1]} images, but the training "
+                          f"images are {h}×{w}: set data.dataset.image_size={native[0]} or another generator")
+    if native is None and (h % multiple or w % multiple or min(h, w) < probe.min_size):
+        levels = getattr(gen, "levels", None)
+        fit = ""
+        if isinstance(levels, int):
+            fit = max(k for k in range(1, levels + 1) if h % 2**k == 0 and w % 2**k == 0) if (h % 2 == 0 and w % 2 == 0) else 0
+            fit = f" or model.generator.levels={fit}" if fit else ""
+        raise ConfigError(f"model.generator ({name}) needs image sides divisible by {multiple} (and at least "
+                          f"{probe.min_size}), but the training images are {h}×{w}: set data.dataset.image_size to a "
+                          f"multiple of {multiple}{fit}")
+
+
+def check_first_samples(datamodule: Any, model: Any = None) -> None:
+    """Make the first sample of every split and mask suite now — the image read and the mask drawn at its size —
+    and check the generator runs at that size, so what would only fail once "Epoch 0" has started (a mask
+    generator that cannot draw at ``data.dataset.image_size``, e.g. DeepFill v2's 128² box at 64²; a PConv U-Net
+    whose levels do not divide the size) fails before training, in one line."""
+    from inpaintlab.data.mask_sets import check_size
+    from inpaintlab.errors import InpaintlabError
+
+    sets = [("training", getattr(datamodule, "train_set", None))]
+    sets += [(f"validation suite '{k}'", v) for k, v in (getattr(datamodule, "val_sets", None) or {}).items()]
+    sets += [(f"test suite '{k}'", v) for k, v in (getattr(datamodule, "test_sets", None) or {}).items()]
+    for what, dataset in sets:
+        if dataset is None or len(dataset) == 0:
+            continue
+        images = getattr(dataset, "images", None)
+        generator = getattr(dataset, "mask_generator", None)
+        if images is not None:
+            item = images[0]
+            h, w = item["image"].shape[-2:]
+            if what == "training" and model is not None:
+                check_generator_size(model, h, w)
+            if generator is not None and getattr(dataset, "mask_set", None) is None and "mask" not in item:
+                check_size(generator, h, w, f"the {what} mask generator ({type(generator).__name__})",
+                           "data.dataset.image_size")
+        try:
+            dataset[0]
+        except InpaintlabError as e:
+            raise ConfigError(f"the first {what} sample cannot be made: {e}") from None

@@ -15,6 +15,7 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from inpaintlab.errors import InpaintlabError
+from inpaintlab.utils.destinations import check_writable
 
 log = logging.getLogger("inpaintlab")
 
@@ -51,6 +52,32 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("wandb_offline", lambda: not wandb_configured())
     if not OmegaConf.has_resolver("unique_dir"):
         OmegaConf.register_new_resolver("unique_dir", unique_dir, use_cache=True)
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, *fragments: str) -> None:
+        super().__init__()
+        self.fragments = fragments
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        return not any(f in text for f in self.fragments)
+
+
+def quiet_library_noise() -> None:
+    """Drop what the libraries print at every run that tells the user nothing: Lightning's litlogger tip, PyTorch's
+    ``LeafSpec`` deprecation warnings (raised inside Lightning's own code), the joblib launcher's parameter dump.
+    Idempotent; the run's own messages and every real warning stay."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.* is deprecated")
+    for name, fragments in (("lightning.pytorch.utilities.rank_zero", ("litlogger",)),
+                            ("lightning.fabric.utilities.rank_zero", ("litlogger",)),
+                            ("hydra_plugins.hydra_joblib_launcher._core", ("Joblib.Parallel(",))):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) for f in logger.filters):
+            logger.addFilter(_DropMessages(*fragments))
 
 
 RUN_MARKERS = ("config.yaml", "metrics.json", "checkpoints", "csv")
@@ -119,8 +146,21 @@ def check_composes(argv: list[str], config_name: str, prog: str = "inpaintlab") 
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     overrides = [a for a in argv if a not in ("-m", "--multirun")]
+    parser = OverridesParser.create()
+    for arg in overrides:  # Hydra's grammar takes non-ASCII characters only inside quotes
+        key, sep, value = arg.partition("=")
+        if sep and not value.isascii() and value[:1] not in ("'", '"'):
+            try:
+                parser.parse_overrides([arg])
+            except Exception:  # noqa: BLE001 - any parse error of this override: say how to quote it
+                quote = '"' if "'" in value else "'"
+                fixed = f"{key}={quote}{value}{quote}"
+                shell = f'"{fixed}"' if quote == "'" else f"'{fixed}'"
+                print(f"{prog}: error: {arg}: a value with non-ASCII characters must be quoted for Hydra; write "
+                      f"{shell} (the outer quotes are for the shell)", file=sys.stderr)
+                raise SystemExit(1) from None
     try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
+        parsed = parser.parse_overrides(overrides)
         first = []
         for o in parsed:
             if o.key_or_group.startswith("hydra") or o.key_or_group.startswith("+hydra"):
@@ -134,7 +174,7 @@ def check_composes(argv: list[str], config_name: str, prog: str = "inpaintlab") 
                 first.append(o.input_line)
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
-            compose(config_name=config_name, overrides=first)
+            cfg = compose(config_name=config_name, overrides=first)
     except Exception as e:  # noqa: BLE001 - Hydra's parse and composition errors, shown in one line
         lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.startswith((" ", "\t"))]
         lines = [ln for ln in lines if not ln.startswith(("See https://", "full_key:", "object_type="))]
@@ -142,6 +182,28 @@ def check_composes(argv: list[str], config_name: str, prog: str = "inpaintlab") 
         raise SystemExit(1) from None
     finally:
         GlobalHydra.instance().clear()
+    check_run_folders(cfg, argv, prog)
+
+
+def check_run_folders(cfg: DictConfig, argv: list[str], prog: str = "inpaintlab") -> None:
+    """The folders Hydra will create the run in (``paths.log_dir``: ``INPAINTLAB_LOG_DIR`` or ``outputs``; an
+    explicit ``hydra.run.dir`` / ``hydra.sweep.dir``) must be writable: one line naming the folder, before Hydra
+    starts (it would fail while resolving the folder's name, with a message about its own exception formatting)."""
+    folders = []
+    log_dir = OmegaConf.select(cfg, "paths.log_dir", default=None, throw_on_resolution_failure=False)
+    if isinstance(log_dir, str):
+        folders.append((log_dir, "paths.log_dir (INPAINTLAB_LOG_DIR)" if os.environ.get("INPAINTLAB_LOG_DIR")
+                        else "paths.log_dir"))
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+") in ("hydra.run.dir", "hydra.sweep.dir") and value and "${" not in value:
+            folders.append((value, key.lstrip("+")))
+    for folder, what in folders:
+        try:
+            check_writable(folder, what)
+        except InpaintlabError as e:
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            raise SystemExit(1) from None
 
 
 def check_command_line(argv: list[str], config_name: str, prog: str = "inpaintlab", run_dir: bool = True) -> None:

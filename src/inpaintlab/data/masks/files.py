@@ -10,7 +10,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from inpaintlab.data.decode import open_image_file
 from inpaintlab.data.masks.base import MaskGenerator, _pair, _randint, _uniform
+from inpaintlab.data.masks.reading import MaskReading, read_mask_levels
 from inpaintlab.errors import ConfigError, DatasetNotFoundError
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "ObjectShapeMask",
     "list_mask_files",
     "read_mask",
+    "read_reading",
 ]
 
 MASK_EXTENSIONS = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".pgm", ".ppm")
@@ -47,51 +50,37 @@ def list_mask_files(source: str | os.PathLike, base: str | os.PathLike | None = 
     return files
 
 
-def _to_gray(img: Image.Image) -> np.ndarray:
-    """Any PIL mode → float array in [0, 1]."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
-        return np.clip(a / top, 0, 1)
-    if img.mode == "1":
-        return np.asarray(img, dtype=np.float64)
-    return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
-
-
-def _to_gray8(img: Image.Image) -> Image.Image:
-    """Any PIL mode → 8-bit grey ("L"), 16-bit and float masks scaled rather than clipped."""
-    if img.mode == "L":
-        return img
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        return Image.fromarray(np.rint(_to_gray(img) * 255).astype(np.uint8), "L")
-    return img.convert("L")
+def read_reading(path: str | os.PathLike, white_is_hole: bool = True) -> MaskReading:
+    """A mask file by the package's one mask rule (``data.masks.reading``); ``white_is_hole=False`` inverts it.
+    Decompression bombs are refused with the sentence every tool uses (``data.decode``)."""
+    with open_image_file(path, f"mask {path}") as img:
+        img.load()
+        reading = read_mask_levels(img)
+    return reading if white_is_hole else reading.inverted()
 
 
 def read_mask(
     path: str | os.PathLike,
     white_is_hole: bool = True,
-    threshold: float = 0.5,
     size: tuple[int, int] | None = None,
     warn: callable | None = None,
 ) -> np.ndarray:
-    """Read one mask file as a bool H×W array (True = hole).
+    """Read one mask file as a bool H×W array (True = hole) by the one mask rule: a hole from half way between
+    black and the mask's full scale.
 
-    Grey levels are thresholded at ``threshold`` (a warning through ``warn`` when more than 1 % of pixels are
-    neither black nor white, e.g. a JPEG-compressed or anti-aliased mask); ``size=(H, W)`` resizes (PIL's
-    antialiased bilinear on 8 bits, then threshold) when the file has another size.
+    ``warn`` is told when pixels lie strictly between the two extremes (a JPEG-compressed or anti-aliased mask);
+    ``size=(H, W)`` resizes the coverage (PIL's antialiased bilinear on 8 bits) and applies the same half-way
+    threshold when the file has another size.
     """
-    with Image.open(path) as img:
-        img.load()
-        gray = _to_gray8(img)
-    if warn is not None:
-        a = np.asarray(gray)
-        grey_frac = float(np.count_nonzero((a > 5) & (a < 250))) / a.size
-        if grey_frac > 0.01:
-            warn(f"mask {path} is not binary ({grey_frac:.1%} grey pixels); thresholding at {threshold}")
-    if size is not None and gray.size != (size[1], size[0]):
-        gray = gray.resize((size[1], size[0]), Image.BILINEAR, reducing_gap=2.0)
-    hole = np.asarray(gray) >= threshold * 255
-    return hole if white_is_hole else ~hole
+    reading = read_reading(path, white_is_hole)
+    if warn is not None and reading.grey:
+        warn(f"mask {path} is not binary ({reading.grey / reading.levels.size:.1%} of its pixels lie between black "
+             "and white); a pixel is a hole from half way")
+    if size is None or reading.shape == tuple(size):
+        return reading.hole
+    grey = Image.fromarray(np.rint(reading.coverage * 255).astype(np.uint8), "L")
+    grey = grey.resize((size[1], size[0]), Image.BILINEAR, reducing_gap=2.0)
+    return np.asarray(grey) >= 128
 
 
 class _OnceWarner:
@@ -143,7 +132,6 @@ class IrregularFileMask(MaskGenerator):
         dilation: int | tuple[int, int] = 0,
         flip: bool = True,
         ratio_range: tuple[float, float] | None = None,
-        threshold: float = 0.5,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -159,7 +147,6 @@ class IrregularFileMask(MaskGenerator):
         if self.dilation[0] < 0 or self.rotation < 0:
             raise ConfigError(f"IrregularFileMask: dilation and rotation must be >= 0, got {self.dilation}, {rotation}")
         self.flip = bool(flip)
-        self.threshold = float(threshold)
         self._warn = _OnceWarner(f"IrregularFileMask({self.source})")
         self.ratio_range = None
         if ratio_range is not None:
@@ -172,7 +159,7 @@ class IrregularFileMask(MaskGenerator):
             self.files = kept
 
     def _file_ratio(self, path: Path) -> float:
-        return float(read_mask(path, self.white_is_hole, self.threshold, warn=self._warn).mean())
+        return float(read_mask(path, self.white_is_hole, warn=self._warn).mean())
 
     def __len__(self) -> int:
         return len(self.files)
@@ -185,7 +172,7 @@ class IrregularFileMask(MaskGenerator):
             angles = _uniform(n, -self.rotation, self.rotation, g).tolist()
             ks = _randint(n, *self.dilation, g)
         for i, f in enumerate(choice):  # one file read per mask: I/O-bound, not worth batching
-            m = read_mask(self.files[f], self.white_is_hole, self.threshold, size=(height, width), warn=self._warn)
+            m = read_mask(self.files[f], self.white_is_hole, size=(height, width), warn=self._warn)
             if self.augment:
                 if self.flip and flips[i, 0]:
                     m = m[:, ::-1]
@@ -213,7 +200,8 @@ class IrregularFileMask(MaskGenerator):
 class ObjectShapeMask(MaskGenerator):
     """Object-shaped holes from segmentation masks (CR-Fill Sec. 5, following [27]; official ``object_mask``).
 
-    A random file's object (non-zero pixels, or zero ones with ``invert``) is scaled by s ~ N(scale_mean,
+    A random file's object (its hole pixels by the one mask rule, ``data.masks.reading``; the others with
+    ``invert``) is scaled by s ~ N(scale_mean,
     scale_std) clipped to ``scale_range`` (N(1, 0.5) in [0.5, 2]), cropped to its bounding box and placed so its
     centre falls on a uniform random pixel; shapes covering less than ``min_ratio`` of the image (1/1000) are
     redrawn. ``match_size=True`` is the official code's other mode: the scale mean becomes half the ratio of the
@@ -253,11 +241,7 @@ class ObjectShapeMask(MaskGenerator):
         return len(self.files)
 
     def _shape(self, path: Path) -> np.ndarray:
-        with Image.open(path) as img:
-            img.load()
-            gray = _to_gray(img)
-        obj = gray > 0 if not self.invert else gray <= 0
-        return obj
+        return read_reading(path, white_is_hole=not self.invert).hole
 
     def _one(self, height: int, width: int, g: torch.Generator | None) -> torch.Tensor:
         min_ratio = 1e-2 if self.match_size else self.min_ratio
@@ -293,7 +277,7 @@ class ObjectShapeMask(MaskGenerator):
         raise RuntimeError(
             f"ObjectShapeMask: {self.max_redraws} draws from {self.source} gave no shape covering {min_ratio:.2%} of a "
             f"{height}×{width} image ({empty_files} files were empty); check the files and white/black convention "
-            "(objects are the non-zero pixels unless invert=True)"
+            "(objects are the pixels at least half as bright as white unless invert=True)"
         )
 
     def _generate(self, n, height, width, g):
