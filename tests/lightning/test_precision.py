@@ -35,7 +35,9 @@ FAMILIES = {
     "glcic": ("glcic_places2", 64, ["model.generator.cnum=8", "model.discriminator.global_size=64",
                                     "model.discriminator.local_size=32", "model.discriminator.cnum=8",
                                     "model.discriminator.fc_units=32", "model.phases.0.steps=1",
-                                    "model.phases.1.steps=1"]),
+                                    "model.phases.1.steps=1",
+                                    # the module is fitted without the fill_value callback that measures it
+                                    "model.generator.fill_value=[0.0,0.0,0.0]"]),
     "yeh": ("yeh_celeba", 64, []),
     "btgmi": ("btgmi_places2", 32, ["btgmi.head_steps=1", "btgmi.block_steps=1", "model.generator.channels=[8,16,16]",
                                     "model.discriminator.ndf=8", "model.losses.ppl.pretrained=false",
