@@ -162,10 +162,15 @@ def test_stored_config_rebuilds_the_trained_architecture(trained):
     assert gen_cfg["_target_"].startswith("inpaintlab.models.")
 
 
-def test_yeh_cli_steps_restarts_and_progress_bar(yeh_trained, photo, tmp_path, capsys):
-    """Yeh et al.: --steps / --restarts reach the latent search, whose progress is drawn on stderr."""
+def test_yeh_cli_steps_restarts_and_progress_bar(yeh_trained, photo, tmp_path, capsys, monkeypatch):
+    """Yeh et al.: --steps / --restarts reach the latent search, whose progress is written on stderr (a plain line
+    when stderr is not a terminal; a clock advancing 3 s per reading makes every step 'slow')."""
     trained = yeh_trained
+    import inpaintlab.inpaint as inpaint_mod
     from inpaintlab.inpaint import main
+
+    ticks = iter(range(0, 10**6, 3))
+    monkeypatch.setattr(inpaint_mod.time, "perf_counter", lambda: float(next(ticks)))
 
     root, img, hole = photo
     args = ["--weights", trained[1], "--image", root / "photo.png", "--mask", root / "mask.png",
@@ -173,6 +178,6 @@ def test_yeh_cli_steps_restarts_and_progress_bar(yeh_trained, photo, tmp_path, c
     assert main([str(a) for a in args]) == 0
     captured = capsys.readouterr()
     assert "'steps': 2" in captured.out and "'restarts': 2" in captured.out
-    assert "latent search" in captured.err
+    assert "inpaintlab-inpaint: latent search: 2/2 steps" in captured.err
     with Image.open(tmp_path / "o.png") as im:
         assert np.array_equal(np.asarray(im)[~hole], img[~hole])
