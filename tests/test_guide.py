@@ -140,9 +140,9 @@ def test_trained_experiment_checkpoint_guides(tmp_path, tmp_path_factory):
 
     from helpers import CPU_CLAMP, compose_config
     from inpaintlab.train import train
-    from layouts import _image_layouts
+    from inpaintlab.data.synthetic import make_coco_objects
 
-    root = _image_layouts().make_coco_objects(tmp_path_factory.mktemp("coco_guide"))
+    root = make_coco_objects(tmp_path_factory.mktemp("coco_guide"))
     GlobalHydra.instance().clear()
     try:
         cfg = compose_config(["experiment=btgmi_guided_coco", f"data.root={root}", "logger=csv", "data.batch_size=4",
