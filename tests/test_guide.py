@@ -139,8 +139,8 @@ def test_trained_experiment_checkpoint_guides(tmp_path, tmp_path_factory):
     from hydra.core.global_hydra import GlobalHydra
 
     from helpers import CPU_CLAMP, compose_config
-    from inpaintlab.train import train
     from inpaintlab.data.synthetic import make_coco_objects
+    from inpaintlab.train import train
 
     root = make_coco_objects(tmp_path_factory.mktemp("coco_guide"))
     GlobalHydra.instance().clear()

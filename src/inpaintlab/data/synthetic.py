@@ -298,15 +298,13 @@ def _blob_mask(rng: np.random.Generator, size: tuple[int, int], ratio: float, bo
 def make_irregular_masks(root: Path, bins: tuple[tuple[float, float], ...] = ((0.01, 0.1), (0.1, 0.2), (0.2, 0.3),
                          (0.3, 0.4), (0.4, 0.5), (0.5, 0.6)), per_bin: int = 2, seed: int = 0,
                          size: tuple[int, int] = NATIVE["irregular_masks"]) -> Path:
-    """NVIDIA's irregular-mask layout (Liu et al. 2018): 512² PNGs, white holes, numbered bin by bin (the test
-    set's 00000–01999 are the first bin, 02000–03999 the second, …); ``per_bin`` masks per hole-ratio bin, the
-    first half with holes kept 50 px from the border."""
+    """NVIDIA's irregular-mask layout (Liu et al. 2018): 512² PNGs, white holes, numbered bin by bin as the test set
+    (00000–01999 the first hole-ratio bin, 02000–03999 the second, …); ``per_bin`` masks in each bin."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     for b, (lo, hi) in enumerate(bins):
         for j in range(per_bin):
-            border = 50 if j < (per_bin + 1) // 2 else 0
-            hole = _blob_mask(rng, size, lo + (hi - lo) * rng.uniform(0.3, 0.7), border)
+            hole = _blob_mask(rng, size, lo + (hi - lo) * rng.uniform(0.3, 0.7))
             Image.fromarray(hole.astype(np.uint8) * 255).save(root / f"{b * 2000 + j:05d}.png")
     return root
 
