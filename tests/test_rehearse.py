@@ -14,7 +14,7 @@ from hydra.core.global_hydra import GlobalHydra
 from helpers import EXPERIMENTS, compose_config, run_cli
 from inpaintlab import reports
 from inpaintlab.data import synthetic
-from inpaintlab.rehearse import Toy, broken_rules, eval_suites, native_resolution, toy_schedule
+from inpaintlab.rehearse import Toy, broken_rules, native_resolution, toy_schedule
 from test_train import EXPERIMENT_OVERRIDES, _clamped
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def test_every_experiment_tests_its_final_model_on_its_papers_suites(experiment,
     assert cfg.test_ckpt == "last"
     assert cfg.callbacks.validate_last_step._target_ == "inpaintlab.callbacks.ValidateLastStep"
     if experiment in REPRODUCED:
-        assert eval_suites(cfg) == reports.paper_suites(experiment)
+        assert reports.eval_suites(cfg) == reports.paper_suites(experiment)
 
 
 # ------------------------------------------------------------------------------------------------ toy schedule
@@ -111,8 +111,8 @@ def test_native_resolution_flags_the_256_release_for_pconv_places2(tmp_path, mon
     assert found == {"data_native_size": [256, 256], "model_input_size": [512, 512], "upscaled": True,
                      "upscaled_splits": ["train", "val", "test"]}
     check = {"test_ckpt": "last", "tested_step": 8, "max_steps": 8, "tested_phase": "finetune",
-             "final_phase": "finetune", "validated_last_step": True, "eval_suites": {"a": "X"},
-             "paper_suites": {"a": "X"}, "report": "r.md", **found}
+             "final_phase": "finetune", "validated_last_step": True, "eval_suite_masks": {"a": "X"},
+             "paper_suite_masks": {"a": "X"}, "report": "r.md", **found}
     assert broken_rules(check) == [("native resolution", "train and val and test images of 256×256 are enlarged "
                                                          "to the model's 512×512 input")]
     GlobalHydra.instance().clear()
@@ -127,7 +127,10 @@ def test_celeba_face_square_is_what_the_model_is_offered(tmp_path):
     """CelebA's 178×218 faces are cut to their 178² centre before resizing: 256² inputs enlarge them, 128² do not."""
     root = synthetic.make_celeba(tmp_path / "celeba", n_train=4, n_val=2, n_test=2, faults=False)
     cfg = compose_config(["experiment=btgmi_celeba", f"data.root={root}"], tmp_path)
-    assert native_resolution(cfg)["upscaled"] is True
+    found = native_resolution(cfg)
+    assert found["upscaled"] is True and found["model_input_size"] == [256, 256]
+    # BTGMI's paper trains its CelebA at 256² (003 Sec. 4.1): allowed, with the source; GLCIC's is not
+    assert "003 Sec. 4.1" in reports.upscale_allowed("btgmi_celeba") and reports.upscale_allowed("glcic_celeba") is None
     GlobalHydra.instance().clear()
     cfg = compose_config(["experiment=ga_celeba", f"data.root={root}", "data.val_size=2"], tmp_path)
     assert native_resolution(cfg) == {"data_native_size": [218, 178], "model_input_size": [128, 128],
@@ -194,11 +197,12 @@ def test_rehearsal_of_btgmi_with_test_ckpt_best_fails_with_one_line(tmp_path):
     check = json.loads((out / "btgmi_places2" / "check.json").read_text())
     assert check["ok"] is False and check["max_steps"] == 8 and check["final_phase"] == "block3"
     assert check["phases"] == {"head": 2, "block1": 2, "block2": 2, "block3": 2}
-    assert check["eval_suites"] == check["paper_suites"] == {"default": "RandomBoxMask"}
+    assert check["eval_suites"] == check["paper_suites"] == ["default"]
+    assert check["eval_suite_masks"] == check["paper_suite_masks"] == {"default": "RandomBoxMask"}
     assert check["data_native_size"] == [256, 256] and check["upscaled"] is False
     assert check["random_backbones"] and not list((out / "btgmi_places2" / "run" / "checkpoints").glob("*.ckpt"))
     summary = json.loads((out / "summary.json").read_text())
-    assert [c["experiment"] for c in summary["experiments"]] == ["btgmi_places2"]
+    assert [c["experiment"] for c in summary] == ["btgmi_places2"]
     report = (out / "reports" / "btgmi" / "report.md").read_text()
     assert report.startswith("**Toy numbers**") and "Source: 003 (BTGMI), Table 3, p. 15" in report
 

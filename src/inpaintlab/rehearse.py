@@ -13,9 +13,11 @@ composed config, its networks at their paper widths) with only the steps and the
   in the cache get random weights (said in check.json).
 
 Then it checks the rules a paper-scale run depends on and writes ``<out>/<experiment>/check.json``,
-``<out>/summary.json`` and each paper's report (``<out>/reports/<paper>/report.md``): ``ok`` only when the test
-stage scored the last step of the final phase, validation ran at the last step, the suites are the paper's and no
-image was enlarged to reach the model's input size. One line per broken rule; exit status 1 when any.
+``<out>/summary.json`` (the list of them), ``<out>/timing.json`` and each paper's report
+(``<out>/reports/<paper>/report.md``): ``ok`` only when the test stage scored the last step of the final phase
+(``test_ckpt=last``), validation ran at the last step, the test suites are the paper's and no image was enlarged
+to reach the model's input size (unless the paper itself trains its dataset at that size: ``papers.yaml``'s
+``upscale_allowed``, with the source). One line per broken rule; exit status 1 when any.
 
     inpaintlab-rehearse                         # every reproduce target
     inpaintlab-rehearse paper=btgmi             # one target (make rehearse PAPER=btgmi)
@@ -48,15 +50,13 @@ from inpaintlab.utils.runtime import guarded, register_resolvers
 
 log = logging.getLogger("inpaintlab.rehearse")
 CONF_DIR = Path(__file__).resolve().parent / "conf"
-RULES = ("runs", "test_ckpt", "final step tested", "final phase tested", "validated at the last step",
-         "paper's suites", "native resolution", "report")
 
 
 @dataclass(frozen=True)
 class Toy:
     """The rehearsal's scale — steps, batches and data only (networks stay at their paper widths) — and whether
-    it keeps the checkpoints. At the default budget every phase runs its minimum (``min_phase_steps``), which
-    keeps ``make rehearse`` within 30 minutes of a 2-core CPU; ``budget=8`` shows the shares (GLCIC 2/2/6)."""
+    it keeps the checkpoints. At the default budget every phase runs its minimum (``min_phase_steps``): the whole
+    rehearsal then takes about 24 CPU-minutes (README); ``budget=8`` shows the shares (GLCIC 2/2/6) at more."""
 
     budget: int = 2             # the total the phases' shares are taken of (``scaled_steps``)
     min_phase_steps: int = 2    # every phase trains at least this many steps
@@ -219,23 +219,6 @@ def toy_overrides(cfg: DictConfig, toy: Toy, data_root: Path) -> tuple[list[str]
 
 
 # ------------------------------------------------------------------------------------------------- facts
-def eval_suites(cfg: DictConfig) -> dict[str, str | None]:
-    """The test stage's suites of the composed run: {name: mask generator class} (the DataModule's rule: no
-    ``eval_masks`` = one suite "default" of the training masks)."""
-    masks = OmegaConf.select(cfg, "data.eval_masks")
-    if not masks:
-        target = OmegaConf.select(cfg, "data.mask_generator._target_", default=None)
-        return {"default": target.rsplit(".", 1)[-1] if target else None}
-    if isinstance(masks, str):
-        return {"default": "folder"}
-    out = {}
-    for name in masks:
-        node = OmegaConf.select(cfg, f"data.eval_masks.{name}")
-        if node is not None:
-            out[str(name)] = node["_target_"].rsplit(".", 1)[-1] if isinstance(node, DictConfig) else "folder"
-    return out
-
-
 def _unwrap(dataset: Any) -> tuple[Any, list[int] | None]:
     """The image dataset under the DataModule's wrappers (masks, index subsets) and the indices it uses."""
     from inpaintlab.data.datamodule import IndexSubset, MaskedImages
@@ -313,7 +296,7 @@ def tested_model(run_dir: Path, phases: list[dict[str, Any]]) -> dict[str, Any]:
     step = int(ckpt["global_step"])
     schedule_ = PhaseSchedule([{"name": p["name"], "steps": p["toy_steps"]} for p in phases[:-1]]
                               + [{"name": phases[-1]["name"], "steps": None}])
-    out = {"tested_checkpoint": str(Path(record["checkpoint"]).relative_to(run_dir)), "tested_step": step,
+    out = {"tested_checkpoint": os.path.relpath(record["checkpoint"], run_dir), "tested_step": step,
            "tested_phase": schedule_.at(max(step - 1, 0))[1].name}  # the phase of the last step it trained
     blocks = ckpt["state_dict"].get("generator.active_blocks")
     if blocks is not None:
@@ -325,7 +308,10 @@ def validation_rows(run_dir: Path) -> dict[str, Any]:
     """Where validation logged in csv/metrics.csv (Lightning's ``step`` column counts batches): its rows' steps and
     whether the last one is the last training row's, i.e. the last validation scored the final model."""
     path = run_dir / "csv" / "metrics.csv"
-    rows = list(csv.DictReader(open(path, newline=""))) if path.is_file() else []
+    rows = []
+    if path.is_file():
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
     val = sorted({int(r["step"]) for r in rows if any(k.startswith("val/") and v for k, v in r.items())})
     train = [int(r["step"]) for r in rows if any(k.startswith("train/") and v for k, v in r.items())]
     return {"validation_rows": val, "validated_last_step": bool(val and train and val[-1] == max(train))}
@@ -350,10 +336,10 @@ def broken_rules(check: dict[str, Any]) -> list[tuple[str, str]]:
     if not check["validated_last_step"]:
         out.append(("validated at the last step", "the last validation of csv/metrics.csv is not at the last "
                                                   "training step: it did not score the final model"))
-    if check["eval_suites"] != check["paper_suites"]:
-        out.append(("paper's suites", f"the test suites are {check['eval_suites']}, the paper reports "
-                                      f"{check['paper_suites']}"))
-    if check["upscaled"]:
+    if check["eval_suite_masks"] != check["paper_suite_masks"]:
+        out.append(("paper's suites", f"the test suites are {check['eval_suite_masks']}, the paper reports "
+                                      f"{check['paper_suite_masks']}"))
+    if check["upscaled"] and not check.get("upscale_allowed"):
         out.append(("native resolution", f"{' and '.join(check['upscaled_splits'])} images of "
                                          f"{check['data_native_size'][0]}×{check['data_native_size'][1]} are enlarged "
                                          f"to the model's {check['model_input_size'][0]}×{check['model_input_size'][1]}"
@@ -437,8 +423,10 @@ def rehearse(run: reports.Run, out: Path, toy: Toy, extra: list[str] = ()) -> di
             train(cfg)
             check.update(test_ckpt=str(cfg.get("test_ckpt")), max_steps=int(cfg.trainer.max_steps),
                          final_phase=phases[-1]["name"], **tested_model(run_dir, phases),
-                         **validation_rows(run_dir), eval_suites=eval_suites(cfg),
-                         paper_suites=reports.paper_suites(run.experiment), **native_resolution(cfg))
+                         **validation_rows(run_dir), **native_resolution(cfg))
+            ours, paper = reports.eval_suites(cfg), reports.paper_suites(run.experiment)
+            check.update(eval_suites=list(ours), paper_suites=list(paper), eval_suite_masks=ours,
+                         paper_suite_masks=paper, upscale_allowed=reports.upscale_allowed(run.experiment))
             if not toy.keep_checkpoints:  # read back above; the test reports stay (GLCIC's are 600 MB each)
                 for ckpt in (run_dir / "checkpoints").glob("*.ckpt"):
                     ckpt.unlink()
@@ -576,8 +564,10 @@ def _run(args: dict[str, Any]) -> int:
                 c["report"] = path
     summary = [finish(c, out) for c in checks.values()]
     total = round(time.perf_counter() - begin, 1)
-    (out / "summary.json").write_text(json.dumps({"seconds": total, "jobs": args["jobs"], "toy": asdict(toy),
-                                                  "experiments": summary}, indent=2))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "timing.json").write_text(json.dumps({"seconds": total, "cpu_seconds": round(sum(
+        c.get("cpu_seconds", 0) for c in summary), 1), "jobs": args["jobs"], "toy": asdict(toy),
+        "cpus": os.cpu_count(), "load_average": os.getloadavg()}, indent=2))
     failed = [f"rehearse: {c['experiment']}: {line}" for c in summary for line in c["failed"]]
     for line in failed:
         print(line, file=sys.stderr)

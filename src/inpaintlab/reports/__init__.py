@@ -76,3 +76,27 @@ def paper_of(experiment: str) -> str:
 def paper_suites(experiment: str) -> dict[str, str | None]:
     """The evaluation suites the paper of ``experiment`` reports: {suite name: mask generator class}."""
     return dict(paper(paper_of(experiment))["suites"][experiment])
+
+
+def upscale_allowed(experiment: str) -> str | None:
+    """Why the paper itself enlarges this experiment's images (its dataset below its stated size), or None."""
+    return (paper(paper_of(experiment)).get("upscale_allowed") or {}).get(experiment)
+
+
+def eval_suites(cfg: Any) -> dict[str, str | None]:
+    """The test stage's suites of a composed (or resolved) run config: {name: mask generator class}, by the
+    DataModule's rule (no ``data.eval_masks``: one suite "default" of the training masks)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    masks = OmegaConf.select(cfg, "data.eval_masks")
+    if not masks:
+        target = OmegaConf.select(cfg, "data.mask_generator._target_", default=None)
+        return {"default": target.rsplit(".", 1)[-1] if target else None}
+    if isinstance(masks, str):
+        return {"default": "folder"}
+    out = {}
+    for name in masks:
+        node = OmegaConf.select(cfg, f"data.eval_masks.{name}")
+        if node is not None:
+            out[str(name)] = node["_target_"].rsplit(".", 1)[-1] if isinstance(node, DictConfig) else "folder"
+    return out

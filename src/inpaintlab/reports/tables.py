@@ -44,9 +44,7 @@ class RunResult:
 
     @property
     def suites(self) -> list[str]:
-        from inpaintlab.rehearse import eval_suites
-
-        return list(eval_suites(self.config))
+        return list(reports.eval_suites(self.config))
 
     def metric(self, suite: str | None, name: str) -> float | None:
         """A test metric of ``suite`` (the run's only suite when ``suite`` is None or it has one)."""
