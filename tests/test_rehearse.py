@@ -96,30 +96,27 @@ def test_toy_schedule_keeps_each_phase_share(experiment, phases, overrides, tmp_
 
 
 # ------------------------------------------------------------------------------------------------ native data
-def _pconv_probe(tmp_path, data_root, extra=()):
-    return compose_config(["experiment=pconv_places2", f"data.root={data_root}", "data.val_size=2", *extra], tmp_path)
-
-
 def test_native_resolution_flags_the_256_release_for_pconv_places2(tmp_path, monkeypatch):
-    """pconv_places2 reads the 256² Places2 release but trains at 512²: every image is enlarged, one line says so;
-    the high-resolution release (short side 512) passes."""
+    """pconv_places2 trains at 512²: the 256² Places2 release would enlarge every image (one line says so); its
+    high-resolution release (short side 512, the experiment's own data) passes."""
     masks = synthetic.make_irregular_masks(tmp_path / "masks", per_bin=1)
     monkeypatch.setenv("IRREGULAR_MASKS_ROOT", str(masks))
     monkeypatch.setenv("IRREGULAR_TEST_MASKS_ROOT", str(masks))
     standard = synthetic.make_places2(tmp_path / "places2", n_train=4, n_val=2, n_test=2, faults=False)
-    found = native_resolution(_pconv_probe(tmp_path, standard))
+    cfg = compose_config(["experiment=pconv_places2", "data=places2", f"data.root={standard}", "data.val_size=2"],
+                         tmp_path)
+    found = native_resolution(cfg)
     assert found == {"data_native_size": [256, 256], "model_input_size": [512, 512], "upscaled": True,
                      "upscaled_splits": ["train", "val", "test"]}
-    check = {"test_ckpt": "last", "tested_step": 8, "max_steps": 8, "tested_phase": "finetune",
-             "final_phase": "finetune", "validated_last_step": True, "eval_suite_masks": {"a": "X"},
-             "paper_suite_masks": {"a": "X"}, "report": "r.md", **found}
+    check = {"test_ckpt": "last", "max_steps": 4, "final_phase": "finetune", "refused": "not trained",
+             "eval_suite_masks": {"a": "X"}, "paper_suite_masks": {"a": "X"}, "report": "r.md", **found}
     assert broken_rules(check) == [("native resolution", "train and val and test images of 256×256 are enlarged "
                                                          "to the model's 512×512 input")]
     GlobalHydra.instance().clear()
     highres = synthetic.make_places2(tmp_path / "places2_hr", layout="highres", n_train=4, n_val=2, n_test=2,
                                      size=synthetic.NATIVE["places2_highres"], faults=False)
-    found = native_resolution(_pconv_probe(tmp_path, highres, ["data=places2_highres", "data.val_size=2",
-                                                              "data.dataset.image_size=512"]))
+    cfg = compose_config(["experiment=pconv_places2", f"data.root={highres}", "data.val_size=2"], tmp_path)
+    found = native_resolution(cfg)
     assert found["upscaled"] is False and found["data_native_size"] == [512, 683]
 
 
@@ -239,3 +236,18 @@ def test_rehearsal_passes_for_one_experiment_of_each_paper(paper, tmp_path_facto
     assert all(steps >= 2 for steps in check["phases"].values())
     report = json.loads((out / "reports" / paper / "report.json").read_text())
     assert report["toy"] is True and report["runs"] and Path(check["report"]).read_text().startswith("**Toy numbers**")
+
+
+def test_rehearsal_of_pconv_on_the_256_release_fails_with_one_line(tmp_path):
+    """`data=places2` (the 256² release) under pconv_places2: the rehearsal measures every image, finds them
+    enlarged to 512² and, since the dataset would refuse them, trains nothing: exit 1, one line."""
+    out = tmp_path / "rehearsal"
+    res = run_cli("inpaintlab.rehearse", ["experiment=pconv_places2", "data=places2", f"out={out}", "jobs=1"],
+                  cwd=tmp_path, timeout=600)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert [ln for ln in res.stderr.splitlines() if ln.startswith("rehearse: ")] == [
+        "rehearse: pconv_places2: native resolution: train and val and test images of 256×256 are enlarged to "
+        "the model's 512×512 input"]
+    check = json.loads((out / "pconv_places2" / "check.json").read_text())
+    assert check["upscaled"] is True and check["refused"] and check["ok"] is False
+    assert check["data_native_size"] == [256, 256] and check["model_input_size"] == [512, 512]

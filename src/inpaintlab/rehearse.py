@@ -8,7 +8,8 @@ composed config, its networks at their paper widths) with only the steps and the
   runs (GLCIC's three, PConv's fine-tuning, BTGMI's head and each grown block); validation in the middle and at
   the last step; the test stage and the paper's report;
 * the data: a few images generated in each dataset's real on-disk layout at its native resolution
-  (``inpaintlab.data.synthetic``), NVIDIA's test masks by hole-ratio bin, CR-Fill's object shapes;
+  (``inpaintlab.data.synthetic``), NVIDIA's test masks by hole-ratio bin, CR-Fill's object shapes, PASCAL VOC's
+  segmentations;
 * batches of ``batch_size``, latent searches of ``search_steps``; loss backbones without their ImageNet weights
   in the cache get random weights (said in check.json).
 
@@ -111,12 +112,13 @@ def write_dataset(key: str, root: Path, toy: Toy) -> Path:
 
 
 def write_mask_sets(data_dir: Path) -> dict[str, str]:
-    """NVIDIA's irregular masks (training set and the test set's six hole-ratio bins) and CR-Fill's object shapes;
-    the environment variables the mask configs read."""
+    """NVIDIA's irregular masks (training set and the test set's six hole-ratio bins), CR-Fill's object shapes and
+    PASCAL VOC's segmentations (Context Encoder's random regions); the environment variables the mask configs read."""
     sets = {
         "IRREGULAR_MASKS_ROOT": (data_dir / "irregular_masks", lambda p: synthetic.make_irregular_masks(p, per_bin=1)),
         "IRREGULAR_TEST_MASKS_ROOT": (data_dir / "irregular_masks_test", synthetic.make_irregular_masks),
         "OBJECT_SHAPES_ROOT": (data_dir / "object_shapes", synthetic.make_object_shapes),
+        "VOC2012_ROOT": (data_dir / "VOC2012", lambda p: synthetic.make_voc(p, size=synthetic.NATIVE["voc2012"])),
     }
     for path, write in sets.values():
         if not (path / ".complete").is_file():
@@ -233,52 +235,49 @@ def _unwrap(dataset: Any) -> tuple[Any, list[int] | None]:
     return dataset, indices
 
 
-def data_sizes(dataset: Any) -> tuple[list[tuple[int, int]], tuple[int, int], tuple[int, int]]:
-    """(decoded (H, W) of every image the split uses, before any resize; the smallest size they offer the model
-    after the dataset's own pre-crop — CelebA's 178² face square — or padding; the model's input (H, W))."""
+def data_sizes(dataset: Any) -> tuple[list[tuple[int, int]], tuple[int, int], bool]:
+    """(decoded (H, W) of every image the split uses, before any resize; the model's input (H, W); whether an
+    image is smaller than the input — after the dataset's own pre-crop, CelebA's 178² face square — i.e. would be
+    enlarged to reach it: the dataset's own rule, ``ImageTransform.too_small``)."""
     from PIL import Image
+
+    def header(path: Any) -> tuple[int, int]:
+        with Image.open(path) as img:
+            return img.size[1], img.size[0]
 
     base, indices = _unwrap(dataset)
     if hasattr(base, "files") and hasattr(base, "transform"):  # ImageFiles: CelebA, Places2, ImageNet, folders
-        files = [base.files[i] for i in (indices if indices is not None else range(len(base.files)))]
-        sizes = []
-        for f in files:
-            with Image.open(f) as img:
-                sizes.append((img.size[1], img.size[0]))
-        crop = base.transform.pre_crop
-        offered = [(min(h, crop[0]), min(w, crop[1])) if crop else (h, w) for h, w in sizes]
-        model = tuple(base.transform.size)
-    elif hasattr(base, "objects") and hasattr(base, "size"):  # CocoGuided: every image of the split
-        sizes = []
-        for item in base.images:
-            with Image.open(item["path"]) as img:
-                sizes.append((img.size[1], img.size[0]))
-        offered, model = sizes, tuple(base.size)
-    elif hasattr(base, "pad") and hasattr(base, "images"):  # MNIST-format tensors: padding is not enlarging
+        sizes = [header(base.files[i]) for i in (indices if indices is not None else range(len(base.files)))]
+        return sizes, tuple(base.transform.size), any(base.transform.too_small(w, h) for h, w in sizes)
+    if hasattr(base, "objects") and hasattr(base, "size"):  # CocoGuided: every image of the split
+        sizes, model = [header(item["path"]) for item in base.images], tuple(base.size)
+        return sizes, model, any(h < model[0] or w < model[1] for h, w in sizes)
+    if hasattr(base, "pad") and hasattr(base, "images"):  # MNIST-format tensors: padding is not enlarging
         h, w = (int(s) - 2 * base.pad for s in base.images.shape[-2:])
-        sizes = [(h, w)]
-        offered = [(h + 2 * base.pad, w + 2 * base.pad)]
-        model = (base.image_size,) * 2 if base.image_size else offered[0]
-    else:
-        raise ConfigError(f"the rehearsal cannot read the image sizes of {type(base).__name__}")
-    smallest = min(offered, key=lambda s: s[0] * s[1])
-    return sizes, smallest, model
+        padded = (h + 2 * base.pad, w + 2 * base.pad)
+        model = (base.image_size,) * 2 if base.image_size else padded
+        return [(h, w)], model, model[0] > padded[0] or model[1] > padded[1]
+    raise ConfigError(f"the rehearsal cannot read the image sizes of {type(base).__name__}")
 
 
 def native_resolution(cfg: DictConfig) -> dict[str, Any]:
     """``data_native_size`` (the smallest decoded image), ``model_input_size`` and ``upscaled``: whether any
-    image of any split is smaller than the model's input, i.e. enlarged to reach it."""
+    image of any split is smaller than the model's input, i.e. enlarged to reach it (measured with the dataset's
+    ``allow_upscale`` on, so a split the run would refuse is measured too)."""
     from hydra.utils import instantiate
 
-    dm = instantiate(cfg.data)
+    data = cfg.data.copy()
+    if "allow_upscale" in (data.get("dataset") or {}):
+        with open_dict(data):
+            data.dataset.allow_upscale = True
+    dm = instantiate(data)
     dm.setup("fit")
     dm.setup("test")
     found = [(split, *data_sizes(ds)) for split, ds in (("train", dm.train_set), ("val", dm.val_set),
                                                         ("test", dm.test_set))]
     natives = [s for _, sizes, _, _ in found for s in sizes]
-    model = found[0][3]
-    upscaled = [split for split, _, offered, m in found if offered[0] < m[0] or offered[1] < m[1]]
-    return {"data_native_size": list(min(natives, key=lambda s: s[0] * s[1])), "model_input_size": list(model),
+    upscaled = [split for split, _, _, small in found if small]
+    return {"data_native_size": list(min(natives, key=lambda s: s[0] * s[1])), "model_input_size": list(found[0][2]),
             "upscaled": bool(upscaled), "upscaled_splits": upscaled}
 
 
@@ -323,6 +322,9 @@ def broken_rules(check: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     if check.get("error"):
         return [("runs", check["error"])]
+    if check.get("refused"):  # the native-resolution line below says why; nothing else ran
+        check = {**check, "tested_step": check["max_steps"], "tested_phase": check["final_phase"],
+                 "validated_last_step": True}
     if check["test_ckpt"] != "last":
         out.append(("test_ckpt", f"test_ckpt={check['test_ckpt']}: the test stage must score the final model "
                                  "(test_ckpt=last), the model the paper reports"))
@@ -417,16 +419,19 @@ def rehearse(run: reports.Run, out: Path, toy: Toy, extra: list[str] = ()) -> di
             overrides, said = toy_overrides(probe, toy, data_root)
             cfg = _compose([*base, *overrides, *extra], run_dir)  # the caller's overrides win
             phases, _ = toy_schedule(probe, toy)
+            ours, paper = reports.eval_suites(cfg), reports.paper_suites(run.experiment)
             check.update(dataset=key, toy_overrides=overrides, random_backbones=said,
                          phases={p["name"]: p["toy_steps"] for p in phases},
-                         paper_phases={p["name"]: p["steps"] for p in phases})
-            train(cfg)
-            check.update(test_ckpt=str(cfg.get("test_ckpt")), max_steps=int(cfg.trainer.max_steps),
-                         final_phase=phases[-1]["name"], **tested_model(run_dir, phases),
-                         **validation_rows(run_dir), **native_resolution(cfg))
-            ours, paper = reports.eval_suites(cfg), reports.paper_suites(run.experiment)
-            check.update(eval_suites=list(ours), paper_suites=list(paper), eval_suite_masks=ours,
-                         paper_suite_masks=paper, upscale_allowed=reports.upscale_allowed(run.experiment))
+                         paper_phases={p["name"]: p["steps"] for p in phases}, test_ckpt=str(cfg.get("test_ckpt")),
+                         max_steps=int(cfg.trainer.max_steps), final_phase=phases[-1]["name"],
+                         eval_suites=list(ours), paper_suites=list(paper), eval_suite_masks=ours,
+                         paper_suite_masks=paper, upscale_allowed=reports.upscale_allowed(run.experiment),
+                         **native_resolution(cfg))
+            if check["upscaled"] and not OmegaConf.select(cfg, "data.dataset.allow_upscale", default=True):
+                check["refused"] = "the dataset refuses to upscale (data.dataset.allow_upscale=false): not trained"
+            else:
+                train(cfg)
+                check.update(**tested_model(run_dir, phases), **validation_rows(run_dir))
             if not toy.keep_checkpoints:  # read back above; the test reports stay (GLCIC's are 600 MB each)
                 for ckpt in (run_dir / "checkpoints").glob("*.ckpt"):
                     ckpt.unlink()
@@ -552,7 +557,7 @@ def _run(args: dict[str, Any]) -> int:
               + (f": {check['error']}" if "error" in check else ""), flush=True)
     checks = {r.experiment: checks[r.experiment] for r in todo}  # the targets' order
     for p in dict.fromkeys(c["paper"] for c in checks.values()):
-        done = [c for c in checks.values() if c["paper"] == p and "error" not in c]
+        done = [c for c in checks.values() if c["paper"] == p and "error" not in c and "refused" not in c]
         try:
             path = str(write_report(p, {c["run"]: Path(c["run_dir"]) for c in done}, out / "reports" / p, toy=True))
         except Exception as err:  # noqa: BLE001 - a broken report is a failed rule, not a crash
