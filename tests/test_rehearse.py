@@ -251,3 +251,60 @@ def test_rehearsal_of_pconv_on_the_256_release_fails_with_one_line(tmp_path):
     check = json.loads((out / "pconv_places2" / "check.json").read_text())
     assert check["upscaled"] is True and check["refused"] and check["ok"] is False
     assert check["data_native_size"] == [256, 256] and check["model_input_size"] == [512, 512]
+
+
+# ------------------------------------------------------------------------------------------------ reports
+class _Run:
+    """A finished run as the report reads it: test metrics per suite and facts."""
+
+    def __init__(self, metrics, facts=None):
+        self.metrics, self.facts = metrics, facts or {}
+
+    def metric(self, suite, name):
+        return self.metrics.get((suite, name))
+
+    def fact(self, name):
+        return self.facts.get(name)
+
+
+def test_report_cells_published_ours_difference():
+    from inpaintlab.reports.tables import _cell_text, cell
+
+    runs = {"crfill_places2": _Run({("square", "l1"): 0.0263, ("square", "psnr"): 23.01}),
+            "btgmi_places2": _Run({("default", "l1_sum"): 1600.0}), "btgmi_coco": _Run({("default", "l1_sum"): 1620.0}),
+            "ga_mnist[alpha=0]": _Run({}, {"train_size": "60000", "input_size": "28x28"})}
+    c = cell({"run": "crfill_places2", "suite": "square", "metric": "psnr"}, "23.36", runs)
+    assert c["ours"] == 23.01 and c["difference"] == pytest.approx(-0.35) and _cell_text(c) == "23.36 / 23.01 / -0.35"
+    c = cell({"run": "crfill_places2", "suite": "square", "metric": "l1", "scale": 100}, None, runs)
+    assert _cell_text(c) == "n/a / 2.63"  # no published number: 4 significant digits
+    c = cell({"run": ["btgmi_places2", "btgmi_coco"], "suite": "default", "metric": "l1_sum"}, "1609", runs)
+    assert c["ours"] == 1610.0 and _cell_text(c) == "1609 / 1610 / +1"  # the mean of the two runs
+    assert _cell_text(cell({"run": "ga_mnist", "fact": "train_size"}, "60000", runs)) == "60000 / 60000 / +0"
+    assert _cell_text(cell({"run": "ga_mnist", "fact": "input_size"}, "28x28", runs)) == "28x28 / 28x28 / same"
+    assert _cell_text(cell({}, "0.0290", runs)) == "0.0290 / —"  # another method's row
+    missing = cell({"run": "crfill_imagenet", "suite": "square", "metric": "l1"}, "0.0302", runs)
+    assert missing["status"] == "not run" and missing["why"] == "no finished run of crfill_imagenet"
+    nosuite = cell({"run": "crfill_places2", "suite": "object", "metric": "l1"}, "0.0202", runs)
+    assert nosuite["why"] == "l1 of suite object is not in the test report"
+
+
+def test_reproduce_report_step_finds_the_newest_finished_runs(tmp_path, tmp_path_factory, capsys):
+    """The last step of make reproduce-ga: runs found under outputs/<task_name>/{runs,multiruns}/ by their
+    sweep values, the paper's tables filled from the finished one, the other jobs said to be missing."""
+    from inpaintlab.reports.__main__ import main
+    from inpaintlab.train import train
+
+    log_dir = tmp_path / "outputs"
+    run_dir = log_dir / "ga_mnist" / "multiruns" / "2026-01-01_00-00-00" / "1"
+    train(_clamped("ga_mnist", run_dir, tmp_path_factory, extra=["model.losses.inp.alpha=1"]))
+    (log_dir / "ga_mnist" / "runs" / "2026-01-02_00-00-00").mkdir(parents=True)  # started, never finished
+    path = main(["ga", f"paths.log_dir={log_dir}", "hydra/launcher=joblib"])
+    assert path == log_dir / "ga" / "report.md" and "wrote" in capsys.readouterr().out
+    report = json.loads((log_dir / "ga" / "report.json").read_text())
+    assert report["toy"] is False and list(report["runs"]) == ["ga_mnist[alpha=1]"]
+    rows = {r["name"]: r["cells"] for t in report["tables"] for r in t["rows"]}
+    assert rows["MNIST, α = 1"][0]["status"] == "ok" and rows["MNIST, α = 0"][0]["status"] == "not run"
+    assert rows["input size"][0]["ours"] == "28x28" and rows["input size"][0]["difference"] == "same"
+    assert rows["mask size"][0]["ours"] == "14x14" and rows["database name"][0]["ours"] == "MNIST"
+    text = path.read_text()
+    assert not text.startswith("**Toy") and "Source: 000 (gradient attention), Table 1, p. 88" in text
