@@ -9,12 +9,16 @@ FMNIST_DIR := /usr/share/datasets/fashion-mnist
 ARGS ?=
 # A launcher (ARGS="hydra/launcher=slurm ...") only acts on multiruns: single-run targets then become one-job sweeps.
 MULTIRUN := $(if $(findstring hydra/launcher=,$(ARGS)),-m,)
+# Each reproduce-<paper> target ends with the paper's own tables: outputs/<paper>/report.md and .json
+REPORT := $(BIN)/python -m inpaintlab.reports
+# `make rehearse PAPER=<paper>`: one reproduce target's experiments only
+PAPER ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
 	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess reproduce-pconv claim-pconv \
 	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh \
-	reproduce-btgmi bench-btgmi claims-btgmi reproduce-btgmi-guided claim-btgmi-guided compare compare-full compare-docs compare-check clean browser app
+	reproduce-btgmi bench-btgmi claims-btgmi reproduce-btgmi-guided claim-btgmi-guided compare compare-full compare-docs compare-check clean browser app rehearse
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
@@ -63,31 +67,37 @@ reproduce-ga: $(STAMP) ## gradient-attention paper at paper scale: ga_mnist, ga_
 	$(BIN)/inpaintlab-train -m experiment=ga_mnist model.losses.inp.alpha=0,1 $(ARGS)
 	$(BIN)/inpaintlab-train -m experiment=ga_celeba model.losses.inp.alpha=0,1 $(ARGS)
 	$(BIN)/inpaintlab-train -m experiment=ga_celeba_adv model.losses.inp.alpha=0,0.3,1 $(ARGS)
+	$(REPORT) ga $(ARGS)
 
 reproduce-deepfill-v1: $(STAMP) ## DeepFill v1 at paper scale: deepfill_v1_places2 and deepfill_v1_celeba
 	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v1_places2 $(ARGS)
 	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v1_celeba $(ARGS)
+	$(REPORT) deepfill-v1 $(ARGS)
 
 reproduce-deepfill-v2: $(STAMP) ## DeepFill v2 at paper scale: deepfill_v2_places2 and deepfill_v2_celeba
 	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v2_places2 $(ARGS)
 	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=deepfill_v2_celeba $(ARGS)
+	$(REPORT) deepfill-v2 $(ARGS)
 
 reproduce-crfill: $(STAMP) ## CR-Fill at paper scale: Baseline, Baseline+CR, DeepFillv2-CA+CR (Places2), CR-Fill on ImageNet
 	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_baseline_places2 $(ARGS)
 	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_places2 $(ARGS)
 	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_deepfillv2_ca_cr_places2 $(ARGS)
 	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=crfill_imagenet $(ARGS)
+	$(REPORT) crfill $(ARGS)
 
 reproduce-context-encoder: $(STAMP) ## Context Encoder: centre (ImageNet, Paris StreetView), random region, L2-only ablation
 	$(BIN)/inpaintlab-train experiment=context_encoder_imagenet_center $(ARGS)
 	$(BIN)/inpaintlab-train experiment=context_encoder_paris_center $(ARGS)
 	$(BIN)/inpaintlab-train experiment=context_encoder_random_region $(ARGS)
 	$(BIN)/inpaintlab-train experiment=context_encoder_imagenet_center_l2 $(ARGS)
+	$(REPORT) context-encoder $(ARGS)
 
 reproduce-glcic: $(STAMP) ## GLCIC, 90k/10k/400k phases: Places2, CelebA, ImageNet; tests with and without post-processing
 	$(BIN)/inpaintlab-train experiment=glcic_places2 $(ARGS)
 	$(BIN)/inpaintlab-train experiment=glcic_celeba $(ARGS)
 	$(BIN)/inpaintlab-train experiment=glcic_imagenet $(ARGS)
+	$(REPORT) glcic $(ARGS)
 
 claim-glcic-postprocess: $(STAMP) ## GLCIC fast marching + Poisson on real photos: seam and hole L1 with/without, ms/image
 	$(BIN)/python experiments/glcic/measure_postprocess.py $(ARGS)
@@ -96,6 +106,7 @@ reproduce-pconv: $(STAMP) ## Partial Convolutions at paper scale (512², fine-tu
 	$(BIN)/inpaintlab-train experiment=pconv_places2 $(ARGS)
 	$(BIN)/inpaintlab-train experiment=pconv_celeba_hq $(ARGS)
 	$(BIN)/inpaintlab-train experiment=pconv_imagenet $(ARGS)
+	$(REPORT) pconv $(ARGS)
 
 claim-pconv: $(STAMP) fashion-mnist ## PConv vs vanilla U-Net on Fashion-MNIST 64²: hole-fill (in)dependence, into experiments/pconv/README.md
 	$(BIN)/python experiments/pconv/claim_check.py --write $(ARGS)
@@ -106,6 +117,7 @@ bench-pconv: $(STAMP) ## PartialConv2d vs nn.Conv2d (64→128, 3×3, 256², mult
 reproduce-yeh: $(STAMP) fashion-mnist ## Yeh et al.: train the DCGAN priors of yeh_fashion_mnist (32²) and yeh_celeba (64²)
 	$(BIN)/inpaintlab-train experiment=yeh_fashion_mnist $(ARGS)
 	$(BIN)/inpaintlab-train experiment=yeh_celeba $(ARGS)
+	$(REPORT) yeh $(ARGS)
 
 eval-yeh: $(STAMP) ## Yeh et al.: inpaintlab-eval of CKPT=<run>/checkpoints/last.ckpt on the four mask-family suites (centre, 80 % pixels, half, pattern)
 	@test -n "$(CKPT)" || { echo "usage: make eval-yeh CKPT=<run>/checkpoints/last.ckpt [ARGS='inference_options.steps=300']"; exit 1; }
@@ -129,9 +141,11 @@ reproduce-btgmi: $(STAMP) ## BTGMI at paper scale: Places2/CelebA/COCO 256², Pl
 	$(BIN)/inpaintlab-train experiment=btgmi_conv_vanilla $(ARGS)
 	$(BIN)/inpaintlab-train experiment=btgmi_conv_interpolated $(ARGS)
 	$(BIN)/inpaintlab-train experiment=btgmi_conv_dilated_interpolated $(ARGS)
+	$(REPORT) btgmi $(ARGS)
 
 reproduce-btgmi-guided: $(STAMP) ## BTGMI Sec. 4.4: joint inpainting + harmonization on COCO composites (COCO_ROOT with annotations/)
 	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=btgmi_guided_coco $(ARGS)
+	$(REPORT) btgmi-guided $(ARGS)
 
 claim-btgmi-guided: $(STAMP) fashion-mnist ## BTGMI Sec. 4.4 check: harmonization L1 in the object, model vs paste, into experiments/btgmi/README.md
 	$(BIN)/python experiments/btgmi/guided_check.py $(ARGS)
@@ -156,6 +170,9 @@ bench-train: $(STAMP) ## one table: s/G-iteration, img/s, peak memory, time shar
 
 bench-data: $(STAMP) ## masks/s of every mask generator at 256² and 512², DataLoader images/s with 0/1/2 workers
 	$(BIN)/python benchmarks/bench_data.py
+
+rehearse: $(STAMP) ## every experiment of every reproduce-* target end to end at toy scale (PAPER=<paper>: one target): rehearsal/
+	$(BIN)/inpaintlab-rehearse $(if $(PAPER),paper=$(PAPER),) $(ARGS)
 
 compare: $(STAMP) fashion-mnist ## smoke run of the all-methods comparison (300 iterations, 1 seed; ~11 min here): compare/results.json|md, grid.png, bars.png
 	$(BIN)/inpaintlab-compare $(ARGS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,20 +24,9 @@ def reference_fixture(name: str) -> Path:
 
 def make_idx_dataset(root: Path, n_train: int = 96, n_test: int = 48, gz: bool = True, seed: int = 0) -> Path:
     """Write the four MNIST IDX files with smooth random 28×28 shapes (so gradients are meaningful)."""
-    from inpaintlab.data.mnist import write_idx
+    from inpaintlab.data.synthetic import make_idx_dataset as make
 
-    rng = np.random.default_rng(seed)
-    root.mkdir(parents=True, exist_ok=True)
-    yy, xx = np.mgrid[0:28, 0:28]
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        cy, cx = rng.uniform(8, 20, (2, n, 1, 1))
-        r = rng.uniform(4, 10, (n, 1, 1))
-        images = (255 * (((yy - cy) ** 2 + (xx - cx) ** 2) < r**2)).astype(np.uint8)
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        suffix = ".gz" if gz else ""
-        write_idx(root / f"{split}-images-idx3-ubyte{suffix}", images)
-        write_idx(root / f"{split}-labels-idx1-ubyte{suffix}", labels)
-    return root
+    return make(root, n_train=n_train, n_test=n_test, gz=gz, seed=seed)
 
 
 @pytest.fixture(scope="session")

@@ -139,10 +139,10 @@ def test_trained_experiment_checkpoint_guides(tmp_path, tmp_path_factory):
     from hydra.core.global_hydra import GlobalHydra
 
     from helpers import CPU_CLAMP, compose_config
+    from inpaintlab.data.synthetic import make_coco_objects
     from inpaintlab.train import train
-    from layouts import _image_layouts
 
-    root = _image_layouts().make_coco_objects(tmp_path_factory.mktemp("coco_guide"))
+    root = make_coco_objects(tmp_path_factory.mktemp("coco_guide"))
     GlobalHydra.instance().clear()
     try:
         cfg = compose_config(["experiment=btgmi_guided_coco", f"data.root={root}", "logger=csv", "data.batch_size=4",

@@ -50,12 +50,17 @@ RUN_KEYS = ("out", "reuse", "jobs", "launcher", "device", "publish")
 INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"
 
 
+def _compare_steps(fraction: str, *, _root_: DictConfig) -> int:
+    """``${compare_steps:f}``: the fraction f of the common budget, in whole steps (at least 1)."""
+    from inpaintlab.lightning.phases import scaled_steps
+
+    return scaled_steps(float(fraction), int(_root_.compare.budget.steps))
+
+
 def _register() -> None:
     register_resolvers()
     if not OmegaConf.has_resolver("compare_steps"):
-        # ${compare_steps:f}: the fraction f of the common budget, in whole steps (at least 1)
-        OmegaConf.register_new_resolver(
-            "compare_steps", lambda f, *, _root_: max(1, round(float(f) * int(_root_.compare.budget.steps))))
+        OmegaConf.register_new_resolver("compare_steps", _compare_steps)
 
 
 _register()

@@ -162,15 +162,19 @@ def log_hyperparameters(cfg: DictConfig, objects: dict[str, Any]) -> None:
 
 
 def test_checkpoint(cfg: DictConfig, trainer: Any) -> str | None:
-    """The checkpoint the test stage scores: ``test_ckpt=best`` (by the checkpoint callback's monitor) or
-    ``last`` (the final step: papers that report fixed iteration counts, e.g. gradient attention)."""
-    choice = str(cfg.get("test_ckpt", "best"))
+    """The checkpoint the test stage scores: ``test_ckpt=last`` (the final step, the default: papers report fixed
+    iteration counts) or ``best`` (by the checkpoint callback's monitor). A resumed run's last checkpoint is its
+    own (saved in its run folder at its final step); without training (``train=false``) the final model is
+    ``ckpt_path``."""
+    choice = str(cfg.get("test_ckpt", "last"))
     if choice not in ("best", "last"):
         raise ConfigError(f"test_ckpt must be 'best' or 'last', got {choice!r}")
     callback = trainer.checkpoint_callback
     path = ""
-    if callback is not None:
+    if callback is not None and cfg.get("train", True):
         path = getattr(callback, "last_model_path", "") if choice == "last" else getattr(callback, "best_model_path", "")
+    if not path and cfg.get("ckpt_path"):
+        path = str(cfg.ckpt_path)
     if not path and cfg.get("train", True):
         log.warning("no %s checkpoint recorded; testing the current weights", choice)
     return path or None

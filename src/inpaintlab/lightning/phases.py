@@ -45,6 +45,13 @@ class Phase:
 DEFAULT_PHASE = Phase("train")
 
 
+def scaled_steps(fraction: float, budget: int, minimum: int = 1) -> int:
+    """A stretch of ``fraction`` of a schedule in a run of ``budget`` steps: ``round(fraction·budget)`` whole steps,
+    at least ``minimum`` (the rule of ``inpaintlab-compare``'s ``${compare_steps:f}`` and of the rehearsal's
+    phase lengths, which keep a paper's phase boundaries in proportion)."""
+    return max(int(minimum), round(float(fraction) * int(budget)))
+
+
 class PhaseSchedule:
     """Phases in order; ``at(step)`` is the phase a given global step falls in."""
 
