@@ -9,7 +9,8 @@ surroundings — a stand-in for the illumination consistency harmonization learn
 paste, box back). Held out: the val2017 scenes' composites, seeded per index (``MaskedImages(frozen=True)``).
 
 Model: ``GuidedBTGMIGenerator`` (widths 16, 32, 64; 3 head blocks + 1 grown block with fade-in and ALA) trained
-by ``GuidedBTGMIModule`` with MSPAL as in the paper and 10·L1 on each output instead of PPL (no ImageNet AlexNet
+by ``GuidedBTGMIModule`` with MSPAL as in the paper (critics conditioned on the generator's input, Eq. 1) and
+10·L1 on each output instead of PPL (no ImageNet AlexNet
 on this machine — as ``claim_check.py``). Reported on the held-out composites (images in [0, 1]):
 
 - harmonization error: L1 inside the object (foreground) of the un-harmonized paste vs the model's result;
@@ -100,13 +101,14 @@ def make_layout(root: Path, fmnist: str, n_train: int, n_val: int, seed: int = 0
 def build(args) -> GuidedBTGMIModule:
     torch.manual_seed(0)
     lr, h, b = args.lr, args.head_steps, args.block_steps
+    # block1's lr_1 = 0.1·lr_0 comes from the module (lr_anneal, Alg. 1 line 6)
     phases = [{"name": "head", "steps": h, "settings": {"blocks": 0}},
-              {"name": "block1", "steps": b, "lr_g": 0.1 * lr, "lr_d": 0.1 * lr, "settings": {"blocks": 1}}]
+              {"name": "block1", "steps": b, "settings": {"blocks": 1}}]
     return GuidedBTGMIModule(
         generator=GuidedBTGMIGenerator(channels=(16, 32, 64), num_blocks=args.blocks, max_extra_blocks=1),
         losses={"l1": L1Loss(weight=10.0, source="output"), "l1_harmonized": L1Loss(weight=10.0, source="harmonized")},
         optimizer_g=lambda params: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999)),
-        discriminator=MultiScalePatchDiscriminator(ndf=16),
+        discriminator=MultiScalePatchDiscriminator(ndf=16, condition_channels=5),  # s = [composite, box, fg]
         adversarial=HoleAwarePatchGANLoss(weight=1.0),
         optimizer_d=lambda params: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999)),
         scheduler_g=lambda optimizer: torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=h, power=1.0),

@@ -137,3 +137,23 @@ def test_discriminator_shapes_and_condition():
     out = d(image, mask)
     assert [tuple(v.shape[-2:]) for v in out.values()] == [(11, 11), (7, 7), (5, 5)]
     assert d.critics[0].net[0].in_channels == 7  # image, corrupted image, mask
+    # s built inside: the same corrupted input for any x with the same known pixels
+    with torch.no_grad():
+        s = torch.cat([image * (1 - mask), mask], 1)
+        first = d.critics[0].net[0]
+        seen = []
+        hook = first.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+        d(image, mask)
+        hook.remove()
+    assert torch.equal(seen[0], torch.cat([image, s], 1))
+    # an explicit condition (Sec. 4.4's guided s): C planes, one clear line when it does not fit
+    guided = MultiScalePatchDiscriminator(ndf=4, condition_channels=5)
+    assert guided.critics[0].net[0].in_channels == 8
+    cond = torch.rand(2, 5, 64, 64)
+    assert guided(image, mask, cond)["d1"].shape == out["d1"].shape
+    with pytest.raises(ConfigError, match="without a condition"):
+        guided(image, mask)
+    with pytest.raises(ConfigError, match="condition_channels=5"):
+        d(image, mask, cond)
+    with pytest.raises(ConfigError, match="5 condition planes, got 4"):
+        guided(image, mask, cond[:, :4])

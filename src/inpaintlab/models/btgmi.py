@@ -10,7 +10,8 @@ Inactive blocks do not run and get no gradient. A grown checkpoint therefore loa
 trained.
 
 :class:`MultiScalePatchDiscriminator` is the MSPAL critic of Sec. 3.2 (Eq. 3–4): three identical pix2pixHD
-PatchGANs on the image at three scales, each conditioned on the corrupted input s = (image·(1−mask), mask);
+PatchGANs on the image at three scales, each conditioned on the generator's input s (the corrupted input
+(image·(1−mask), mask); Sec. 4.4's guided model: the composite with its box and foreground planes);
 ``label_maps(mask)`` is the per-patch "overlaps a hole" map Q, computed exactly by passing the mask through
 max-pooling with every layer's kernel / stride / padding (the receptive-field chain).
 """
@@ -208,26 +209,46 @@ class PatchGAN(nn.Module):
 class MultiScalePatchDiscriminator(nn.Module):
     """MSPAL critic (Sec. 3.2, Eq. 3–4): ``num_scales`` identical PatchGANs D_k on the image and on its 2×, 4×
     down-sampled versions (pix2pixHD: AvgPool2d(3, 2, padding=1, count_include_pad=False)), each conditioned on
-    s_k: D_k([x_k, s_k]) with s = [image·(1−mask), mask] — the generator's input. ``forward(x, mask)`` returns
-    {"d1": logits, "d2": …}; s is built from ``x`` and ``mask``, which gives the corrupted input for the real
-    image and for the composite alike.
+    s_k: D_k([x_k, s_k]) with s the generator's input (Eq. 1's D(s, x)). ``forward(x, mask, condition=None)``
+    returns {"d1": logits, "d2": …}.
+
+    ``condition_channels=None``: s = [x·(1−mask), mask], built from ``x`` and ``mask`` — the corrupted input, the
+    same for the real image and the composite. ``condition_channels=C``: s is the C-plane ``condition`` the
+    training module passes (Sec. 4.4's guided model: [composite, box, foreground], 5 planes for RGB).
     """
 
-    def __init__(self, image_channels: int = 3, ndf: int = 64, num_scales: int = 3, norm: str = "instance") -> None:
+    def __init__(self, image_channels: int = 3, ndf: int = 64, num_scales: int = 3, norm: str = "instance",
+                 condition_channels: int | None = None) -> None:
         super().__init__()
         if num_scales < 1:
             raise ConfigError(f"MultiScalePatchDiscriminator num_scales must be >= 1, got {num_scales}")
+        if condition_channels is not None and int(condition_channels) < 1:
+            raise ConfigError(f"MultiScalePatchDiscriminator condition_channels must be >= 1 or null, got "
+                              f"{condition_channels}")
         self.image_channels = int(image_channels)
-        in_channels = 2 * self.image_channels + 1
+        self.condition_channels = None if condition_channels is None else int(condition_channels)
+        in_channels = self.image_channels + (self.condition_channels or self.image_channels + 1)
         self.critics = nn.ModuleList(PatchGAN(in_channels, ndf, norm) for _ in range(num_scales))
 
     @staticmethod
     def _down(x: Tensor) -> Tensor:
         return F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
 
-    def forward(self, x: Tensor, mask: Tensor) -> dict[str, Tensor]:
-        mask = mask.to(x.dtype)
-        h = torch.cat([x, x * (1.0 - mask), mask], 1)
+    def forward(self, x: Tensor, mask: Tensor, condition: Tensor | None = None) -> dict[str, Tensor]:
+        if (condition is None) != (self.condition_channels is None):
+            raise ConfigError(
+                "MultiScalePatchDiscriminator: " + (
+                    f"built with condition_channels={self.condition_channels} but called without a condition"
+                    if condition is None else
+                    f"got a {condition.shape[1]}-plane condition but was built without condition_channels (set "
+                    f"model.discriminator.condition_channels={condition.shape[1]})"))
+        if condition is None:
+            mask = mask.to(x.dtype)
+            condition = torch.cat([x * (1.0 - mask), mask], 1)
+        elif condition.shape[1] != self.condition_channels:
+            raise ConfigError(f"MultiScalePatchDiscriminator was built for {self.condition_channels} condition "
+                              f"planes, got {condition.shape[1]}")
+        h = torch.cat([x, condition.to(x.dtype)], 1)
         out = {}
         for k, critic in enumerate(self.critics):
             if k:
