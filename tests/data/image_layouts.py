@@ -91,8 +91,8 @@ def make_places2_highres(root: Path, **kwargs) -> Path:
 
 
 def make_imagenet(root: Path, val_by_class: bool = False, n_per_class: int = 3, seed: int = 0) -> Path:
-    """ILSVRC-2012: train/<wnid>/<wnid>_<k>.JPEG for two classes, val/ flat (or by class) with 3 images; one
-    training image grayscale, one truncated."""
+    """ILSVRC-2012: train/<wnid>/<wnid>_<k>.JPEG for two classes, val/ flat (or by class) with 3 images, test/ with
+    2; one training image grayscale, one truncated."""
     rng = np.random.default_rng(seed)
     wnids = ["n01440764", "n01443537"]
     k = 0
@@ -108,6 +108,8 @@ def make_imagenet(root: Path, val_by_class: bool = False, n_per_class: int = 3, 
         name = f"ILSVRC2012_val_{i + 1:08d}.JPEG"
         sub = root / "val" / wnids[i % 2] if val_by_class else root / "val"
         _save(smooth_image(rng, 250, 300), sub / name)
+    for i in range(2):  # the unlabelled test images (BTGMI Table 3's centre holes)
+        _save(smooth_image(rng, 280, 260), root / "test" / f"ILSVRC2012_test_{i + 1:08d}.JPEG")
     return root
 
 
