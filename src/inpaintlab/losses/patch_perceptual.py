@@ -97,11 +97,11 @@ def crop_patches(images: Tensor, batch_index: Tensor, boxes: Tensor, size: int |
     return crops.to(images.dtype)
 
 
-def _valid(heights: Tensor, widths: Tensor, h: int, w: int) -> Tensor:
+def _valid(heights: Tensor, widths: Tensor, h: int, w: int, dtype: torch.dtype = torch.float32) -> Tensor:
     """K×1×h×w: 1 inside each item's top-left heights[k]×widths[k], 0 beyond."""
     rows = torch.arange(h, device=heights.device)[None, :, None] < heights[:, None, None]
     cols = torch.arange(w, device=widths.device)[None, None, :] < widths[:, None, None]
-    return (rows & cols)[:, None].float()
+    return (rows & cols)[:, None].to(dtype)
 
 
 def _extent(n: Tensor, layer: nn.Module, dim: int) -> Tensor:
@@ -124,14 +124,15 @@ def padded_lpips(net: nn.Module, x0: Tensor, x1: Tensor, heights: Tensor, widths
     is 0 instead of NaN)."""
     k = x0.shape[0]
     h, w = heights.repeat(2), widths.repeat(2)
-    x = net.scaling_layer(torch.cat([x0, x1])) * _valid(h, w, *x0.shape[-2:])
+    x = net.scaling_layer(torch.cat([x0, x1]))
+    x = x * _valid(h, w, *x.shape[-2:], x.dtype)
     total = x0.new_zeros(k)
     for i in range(net.net.N_slices):
         for layer in getattr(net.net, f"slice{i + 1}"):
             x = layer(x)
             if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
                 h, w = _extent(h, layer, 0), _extent(w, layer, 1)
-                x = x * _valid(h, w, *x.shape[-2:])
+                x = x * _valid(h, w, *x.shape[-2:], x.dtype)
         sq = x.pow(2).sum(1, keepdim=True)
         feats = x / (torch.sqrt(torch.where(sq > 0, sq, torch.ones_like(sq))) + 1e-10)
         a, b = feats.chunk(2)
