@@ -92,5 +92,6 @@ def test_table3_centre_rows_evaluate_a_coco_checkpoint(tmp_path, tmp_path_factor
 def test_guided_critic_is_conditioned_on_the_generators_input(tmp_path):
     cfg = _compose(["experiment=btgmi_guided_coco", "model.losses.ppl.pretrained=false"], tmp_path)
     assert cfg.model.discriminator.condition_channels == cfg.model.generator.image_channels + 2
+    assert cfg.model.generator.block_init == "zero"
     critic = instantiate(cfg.model.discriminator)
     assert critic.critics[0].net[0].in_channels == 3 + 5  # x + [composite, box, foreground]

@@ -43,7 +43,12 @@ from inpaintlab.data.datamodule import MaskedImages, collate
 from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.lightning import GuidedBTGMIModule, PhaseSchedule
 from inpaintlab.losses import HoleAwarePatchGANLoss, L1Loss
-from inpaintlab.models.btgmi import GuidedBTGMIGenerator, MultiScalePatchDiscriminator
+from inpaintlab.models.btgmi import (
+    BLOCK_INITS,
+    DEFAULT_BLOCK_INIT,
+    GuidedBTGMIGenerator,
+    MultiScalePatchDiscriminator,
+)
 from inpaintlab.utils.provenance import provenance, stamp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,7 +110,8 @@ def build(args) -> GuidedBTGMIModule:
     phases = [{"name": "head", "steps": h, "settings": {"blocks": 0}},
               {"name": "block1", "steps": b, "settings": {"blocks": 1}}]
     return GuidedBTGMIModule(
-        generator=GuidedBTGMIGenerator(channels=(16, 32, 64), num_blocks=args.blocks, max_extra_blocks=1),
+        generator=GuidedBTGMIGenerator(channels=(16, 32, 64), num_blocks=args.blocks, max_extra_blocks=1,
+                                       block_init=args.block_init),
         losses={"l1": L1Loss(weight=10.0, source="output"), "l1_harmonized": L1Loss(weight=10.0, source="harmonized")},
         optimizer_g=lambda params: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999)),
         discriminator=MultiScalePatchDiscriminator(ndf=16, condition_channels=5),  # s = [composite, box, fg]
@@ -186,7 +192,8 @@ def table(r: dict[str, float], args, seconds: float) -> str:
         f"Fashion-MNIST garments in lit 64² scenes as a COCO layout, {args.train} training / {args.val} held-out "
         f"scenes, batch {args.batch}, head {args.head_steps} steps + {args.block_steps} with one grown block (ALA), "
         f"{args.blocks} head blocks; {r['images']} held-out composites "
-        f"(`python experiments/btgmi/guided_check.py --head-steps {args.head_steps} --block-steps {args.block_steps}`,"
+        f"(`python experiments/btgmi/guided_check.py --head-steps {args.head_steps} --block-steps {args.block_steps} "
+        f"--block-init {args.block_init}`,"
         f" {seconds:.0f} s on the shared 2-core CPU):",
         "",
         "| on held-out composites ([0, 1]) | un-harmonized paste | trained model |",
@@ -205,6 +212,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--head-steps", type=int, default=600)
     p.add_argument("--block-steps", type=int, default=200)
     p.add_argument("--blocks", type=int, default=3)
+    p.add_argument("--block-init", choices=BLOCK_INITS, default=DEFAULT_BLOCK_INIT,
+                   help="how the grown block starts (model.generator.block_init)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--train", type=int, default=3000)

@@ -131,6 +131,7 @@ def test_paper_config_derives_block_rates(tmp_path):
     phases = cfg.model.phases.phases
     assert [p.get("lr_g") for p in phases] == [p.get("lr_d") for p in phases] == [None] * 4
     assert cfg.model.lr_anneal == 0.1 and cfg.model.optimizer_g.lr == cfg.model.optimizer_d.lr == 2e-4
+    assert cfg.model.generator.block_init == "zero"  # measured: experiments/btgmi/README.md
 
 
 @pytest.mark.parametrize("resume_at", [2, 4])  # mid-head (lr decay) and mid-block1 (fade-in)

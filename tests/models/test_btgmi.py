@@ -69,6 +69,38 @@ def test_growth_is_bit_identical(train_mode):
             assert not torch.equal(after, g(x, mask)["output"])
 
 
+def test_zero_block_init_starts_every_grown_block_as_the_identity():
+    """block_init=zero: γ = β = 0 in each grown block's last BatchNorm, so at full weight (α = 1) the grown net is
+    still the head, in train and eval mode; γ alone gets a gradient at first. The head and every other
+    parameter are PyTorch's default (the same draws as block_init=default)."""
+    torch.manual_seed(0)
+    zero = BTGMIGenerator(channels=(4, 8, 8), num_blocks=2, max_extra_blocks=2, block_init="zero")
+    torch.manual_seed(0)
+    default = BTGMIGenerator(channels=(4, 8, 8), num_blocks=2, max_extra_blocks=2, block_init="default")
+    last = {f"extra_blocks.{i}.branch.4.weight" for i in range(2)}
+    assert all(torch.equal(v, default.state_dict()[k]) for k, v in zero.state_dict().items() if k not in last)
+    assert all(float(zero.state_dict()[k].abs().max()) == 0.0 for k in last)
+    image, mask = _batch()
+    x = image * (1 - mask)
+    for train_mode in (True, False):
+        zero.train(train_mode)
+        zero.set_growth(0)
+        with torch.no_grad():
+            head = zero(x, mask)["output"]
+        zero.set_growth(2, fade=1.0)
+        with torch.no_grad():
+            assert torch.equal(zero(x, mask)["output"], head)
+        default.train(train_mode).set_growth(2, fade=1.0)
+        with torch.no_grad():
+            assert not torch.equal(default(x, mask)["output"], head)
+    zero.train().set_growth(1, fade=1.0)
+    zero(x, mask)["output"].sum().backward()
+    branch = zero.extra_blocks[0].branch
+    assert branch[4].weight.grad.abs().sum() > 0 and branch[0].weight.grad.abs().sum() == 0
+    with pytest.raises(ConfigError, match="block_init"):
+        BTGMIGenerator(block_init="xavier")
+
+
 def test_inactive_blocks_get_no_gradient():
     g = _gen()
     g.set_growth(1, fade=0.3)

@@ -27,6 +27,8 @@ from torch import Tensor, nn
 from inpaintlab.errors import ConfigError
 
 CONV_TYPES = ("vanilla", "dilated", "interpolated", "dilated_interpolated")
+BLOCK_INITS = ("default", "zero")
+DEFAULT_BLOCK_INIT = "zero"  # measured: experiments/btgmi/README.md, "Grown blocks' initialisation"
 
 
 def _bn_relu(channels: int) -> list[nn.Module]:
@@ -64,6 +66,9 @@ class BTGMIGenerator(nn.Module):
     ``outputs``: images the last layer produces (Sec. 4.4: "the model is modified to output two images", named
     ``OUTPUT_NAMES``: "output" = inpainting, "harmonized"); ``mask_channels``: mask planes after the image in the
     input (Sec. 4.4 adds the foreground/background segmentation of the pasted box as a second plane).
+    ``block_init`` (the paper is silent; experiments/btgmi/README.md measures both): how the grown blocks start —
+    ``default`` (PyTorch's initialisation: F(h) is a random residual of the size of h) or ``zero`` (the last
+    BatchNorm's γ = 0 in every grown block, so F(h) = 0 until training moves γ).
     """
 
     size_multiple = 8  # three stride-2 levels
@@ -79,8 +84,11 @@ class BTGMIGenerator(nn.Module):
         dilation: int = 2,
         outputs: int = 1,
         mask_channels: int = 1,
+        block_init: str = DEFAULT_BLOCK_INIT,
     ) -> None:
         super().__init__()
+        if block_init not in BLOCK_INITS:
+            raise ConfigError(f"BTGMIGenerator block_init must be one of {BLOCK_INITS}, got {block_init!r}")
         if not 1 <= int(outputs) <= len(self.OUTPUT_NAMES):
             raise ConfigError(f"BTGMIGenerator outputs must be 1 or 2 (inpainting, harmonization), got {outputs}")
         if int(mask_channels) < 1:
@@ -110,6 +118,10 @@ class BTGMIGenerator(nn.Module):
         self.down = nn.Sequential(*down)
         self.blocks = nn.ModuleList(DilatedResidualBlock(channels[-1], d) for _ in range(num_blocks))
         self.extra_blocks = nn.ModuleList(DilatedResidualBlock(channels[-1], d) for _ in range(max_extra_blocks))
+        self.block_init = block_init
+        if block_init == "zero":  # a zero residual (γ = β = 0 in the branch's last BatchNorm): F(h) = 0 at growth
+            for block in self.extra_blocks:
+                nn.init.zeros_(block.branch[-1].weight)
         up: list[nn.Module] = []
         outs = [*channels[::-1][1:], self.image_channels * self.outputs]
         for i, c in enumerate(outs):
