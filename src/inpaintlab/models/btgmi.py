@@ -247,16 +247,15 @@ class MultiScalePatchDiscriminator(nn.Module):
         return F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
 
     def forward(self, x: Tensor, mask: Tensor, condition: Tensor | None = None) -> dict[str, Tensor]:
-        if (condition is None) != (self.condition_channels is None):
-            raise ConfigError(
-                "MultiScalePatchDiscriminator: " + (
-                    f"built with condition_channels={self.condition_channels} but called without a condition"
-                    if condition is None else
-                    f"got a {condition.shape[1]}-plane condition but was built without condition_channels (set "
-                    f"model.discriminator.condition_channels={condition.shape[1]})"))
         if condition is None:
+            if self.condition_channels is not None:
+                raise ConfigError(f"MultiScalePatchDiscriminator was built with condition_channels="
+                                  f"{self.condition_channels} but called without a condition")
             mask = mask.to(x.dtype)
             condition = torch.cat([x * (1.0 - mask), mask], 1)
+        elif self.condition_channels is None:
+            raise ConfigError(f"MultiScalePatchDiscriminator got a {condition.shape[1]}-plane condition but was built "
+                              f"without one: set model.discriminator.condition_channels={condition.shape[1]}")
         elif condition.shape[1] != self.condition_channels:
             raise ConfigError(f"MultiScalePatchDiscriminator was built for {self.condition_channels} condition "
                               f"planes, got {condition.shape[1]}")
