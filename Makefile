@@ -18,7 +18,7 @@ PAPER ?=
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
 	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess reproduce-pconv claim-pconv \
 	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh \
-	reproduce-btgmi bench-btgmi claims-btgmi reproduce-btgmi-guided claim-btgmi-guided compare compare-full compare-docs compare-check clean browser app rehearse
+	reproduce-btgmi eval-btgmi-table3 bench-btgmi claims-btgmi reproduce-btgmi-guided claim-btgmi-guided compare compare-full compare-docs compare-check clean browser app rehearse
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
@@ -142,6 +142,10 @@ reproduce-btgmi: $(STAMP) ## BTGMI at paper scale: Places2/CelebA/COCO 256², Pl
 	$(BIN)/inpaintlab-train experiment=btgmi_conv_interpolated $(ARGS)
 	$(BIN)/inpaintlab-train experiment=btgmi_conv_dilated_interpolated $(ARGS)
 	$(REPORT) btgmi $(ARGS)
+
+eval-btgmi-table3: $(STAMP) ## BTGMI Table 3 centre-hole rows: the COCO model (CKPT=<btgmi_coco run>/checkpoints/last.ckpt) on 200 ImageNet test images
+	@test -n "$(CKPT)" || { echo "usage: make eval-btgmi-table3 CKPT=<btgmi_coco run>/checkpoints/last.ckpt [ARGS='data.root=...']"; exit 1; }
+	$(BIN)/inpaintlab-eval experiment=btgmi_coco_imagenet_center use_run_config=false ckpt_path=$(CKPT) $(ARGS)
 
 reproduce-btgmi-guided: $(STAMP) ## BTGMI Sec. 4.4: joint inpainting + harmonization on COCO composites (COCO_ROOT with annotations/)
 	$(BIN)/inpaintlab-train $(MULTIRUN) experiment=btgmi_guided_coco $(ARGS)

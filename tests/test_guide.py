@@ -58,6 +58,61 @@ def test_guide_cli_pastes_runs_and_keeps_outside_bit_exact(files, tmp_path):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out2.png")), result)
 
 
+def test_scale_resizes_the_pasted_box(files, tmp_path, monkeypatch):
+    """--scale (Sec. 4.4's "resize and paste"): the 30×24 box at 1.5 is pasted as 45×36 — the composite the model
+    gets holds the guide's box resized (PIL bicubic), box and foreground planes follow; pixels outside it are the
+    input's bit for bit."""
+    from PIL import Image as PILImage
+
+    from inpaintlab.inference.guided import GuidedAdapter
+
+    seen = {}
+    real_guide = GuidedAdapter.guide
+
+    def spy(self, composite, box, foreground):
+        seen.update(composite=composite.clone(), box=box.clone(), foreground=foreground.clone())
+        return real_guide(self, composite, box, foreground)
+
+    monkeypatch.setattr(GuidedAdapter, "guide", spy)
+    out = tmp_path / "out.png"
+    argv = ["--weights", str(files / "guided.ckpt"), "--image", str(files / "image.png"), "--guide",
+            str(files / "guide.jpg"), "--box", "10,8,30,24", "--at", "20,15", "--scale", "1.5", "--out", str(out),
+            "--object-mask", str(files / "object.png")]
+    assert main(argv) == 0
+    result, image = np.asarray(Image.open(out)), np.asarray(Image.open(files / "image.png"))
+    box = np.zeros(image.shape[:2], bool)
+    box[15:51, 20:65] = True  # 36 rows × 45 columns at (20, 15)
+    assert np.array_equal(seen["box"][0, 0].numpy() > 0, box)
+    assert np.array_equal(result[~box], image[~box]) and (result[box] != image[box]).any()
+    guide_box = np.asarray(Image.open(files / "guide.jpg"))[8:32, 10:40]
+    want = np.asarray(PILImage.fromarray(guide_box).resize((45, 36), PILImage.BICUBIC))
+    pasted = seen["composite"][0].add(1).mul(127.5).round().byte().permute(1, 2, 0).numpy()[15:51, 20:65]
+    assert np.array_equal(pasted, want)
+    obj = np.asarray(Image.open(files / "object.png"))[8:32, 10:40] > 0  # object rows 4–19, columns 5–24 of the box
+    fg = seen["foreground"][0, 0].numpy()[15:51, 20:65] > 0
+    assert np.array_equal(fg, np.asarray(PILImage.fromarray(obj.astype(np.uint8) * 255).resize((45, 36), 0)) > 127)
+
+
+@pytest.mark.parametrize("scale, expected", [
+    ("0", "expected a positive number"),
+    ("-2", "expected a positive number"),
+    ("big", "expected a positive number"),
+    ("nan", "expected a positive number"),
+    ("inf", "expected a positive number"),
+    ("0.01", "shrinks the 30×24 box to 0×0 pixels"),
+    ("3", "--box 30×24 scaled by 3 (90×72) is larger than the input image (70×60)"),
+    ("2", "puts the 60×48 box outside the input image"),
+])
+def test_bad_scales_are_one_line(files, tmp_path, capsys, scale, expected):
+    argv = ["--weights", str(files / "guided.ckpt"), "--image", str(files / "image.png"), "--guide",
+            str(files / "guide.jpg"), "--box", "10,8,30,24", "--at", "33,20", f"--scale={scale}", "--out",
+            str(tmp_path / "o.png"), "--object-mask", str(files / "object.png")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expected in err and err.startswith("inpaintlab-guide: error:"), err
+    assert not (tmp_path / "o.png").exists()
+
+
 @pytest.mark.parametrize("box, at, expected", [
     ("10,8,0,24", "0,0", "is empty"),
     ("40,8,30,24", "0,0", "outside the guide image"),

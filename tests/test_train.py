@@ -54,10 +54,10 @@ _PCONV_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "model.generato
                 "data.eval_masks.irregular_01_10.ratio_range=[0.0,1.0]",
                 *[f"data.eval_masks.irregular_{lo}_{hi}=null" for lo, hi in ((10, 20), (20, 30), (30, 40), (40, 50), (50, 60))]]
 # BTGMI: 32² images, narrow nets, one step per phase (head, block1–3), a random-weight AlexNet inside PPL (no
-# ImageNet weights in CI) with 32² patches (AlexNet's minimum is 31).
+# ImageNet weights in CI); PPL at native size as the paper (the 8–16 px holes' sides go up to AlexNet's 31).
 _BTGMI_CLAMP = ["data.dataset.image_size=32", "data.val_size=2", "btgmi.head_steps=1", "btgmi.block_steps=1",
                 "model.generator.channels=[8,16,16]", "model.discriminator.ndf=8",
-                "model.losses.ppl.pretrained=false", "model.losses.ppl.crop_size=32"]
+                "model.losses.ppl.pretrained=false"]
 EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "context_encoder_imagenet_center": _CE_CENTER,
     "context_encoder_imagenet_center_l2": [*_CE_CLAMP, "mask.size=16", "mask.margin=2", "model.losses.rec.overlap=2"],

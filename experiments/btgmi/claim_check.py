@@ -16,8 +16,17 @@ side, ``btgmi_box``):
 Scaled down for a CPU: widths (16, 32, 64), 3 head blocks, batch 16, PPL replaced by 10·L1 (no ImageNet AlexNet
 on this machine; a random-feature LPIPS would not be the paper's loss), MSPAL as in the paper (λ_adv^0 = 1).
 Reported: in-hole L1 and PSNR of the composite on [0, 1], on ``--test`` test images with seeded masks.
+``--block-init`` chooses how the grown block starts (``model.generator.block_init``).
+
+``--init-check`` runs the grown-block initialisation comparison instead (the paper is silent): the head, then the
+same growth (ALA) from that checkpoint with the grown block at PyTorch's default initialisation and with a zero
+residual (its last BatchNorm γ = 0). The zero-residual run starts from the head checkpoint with that γ zeroed —
+what a run with ``block_init=zero`` saves at the end of its head, since inactive blocks do not train. Reported
+besides L1/PSNR: the grown block's share of the features, ‖α·F(h)‖ / ‖h‖, on the test images.
 
     python experiments/btgmi/claim_check.py --head-steps 1500 --block-steps 500
+    python experiments/btgmi/claim_check.py --init-check --head-steps 1500 --block-steps 500
+    python experiments/btgmi/claim_check.py --init-check --smoke       # seconds, nothing written
 """
 
 from __future__ import annotations
@@ -41,12 +50,13 @@ from inpaintlab.data.masks.box import RandomBoxMask
 from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.lightning import BTGMIModule, PhaseSchedule
 from inpaintlab.losses import HoleAwarePatchGANLoss, L1Loss
-from inpaintlab.models.btgmi import BTGMIGenerator, MultiScalePatchDiscriminator
+from inpaintlab.models.btgmi import BLOCK_INITS, DEFAULT_BLOCK_INIT, BTGMIGenerator, MultiScalePatchDiscriminator
 from inpaintlab.utils.provenance import provenance, stamp
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "experiments" / "btgmi" / "README.md"
 START, END = "<!-- claims-btgmi:start -->", "<!-- claims-btgmi:end -->"
+INIT_START, INIT_END = "<!-- claims-btgmi-init:start -->", "<!-- claims-btgmi-init:end -->"
 SIZE = 64
 MASKS = RandomBoxMask(count=(1, 2), size_ratio=(0.25, 0.5))
 
@@ -71,10 +81,12 @@ class Masked(Dataset):
         return {"image": self.images[i], "mask": MASKS(1, SIZE, SIZE, seeded_generator(self.seed, i))[0]}
 
 
-def build(num_blocks: int, max_extra: int, phases, anneal: float, lr: float, total: int) -> BTGMIModule:
+def build(num_blocks: int, max_extra: int, phases, anneal: float, lr: float, total: int,
+          block_init: str = DEFAULT_BLOCK_INIT) -> BTGMIModule:
     torch.manual_seed(0)
     return BTGMIModule(
-        generator=BTGMIGenerator(image_channels=1, channels=(16, 32, 64), num_blocks=num_blocks, max_extra_blocks=max_extra),
+        generator=BTGMIGenerator(image_channels=1, channels=(16, 32, 64), num_blocks=num_blocks, max_extra_blocks=max_extra,
+                                 block_init=block_init),
         losses={"l1": L1Loss(weight=10.0)},
         optimizer_g=lambda params: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999)),
         discriminator=MultiScalePatchDiscriminator(image_channels=1, ndf=16),
@@ -99,15 +111,37 @@ def fit(module: BTGMIModule, loader: DataLoader, steps: int, out: Path, ckpt: Pa
 
 @torch.no_grad()
 def evaluate(module: BTGMIModule, test: Masked) -> dict[str, float]:
+    """In-hole L1 / PSNR of the composite; with a grown block, also its share ‖α·F(h)‖ / ‖h‖ of the features."""
     module.eval()
     l1, psnr, n = 0.0, 0.0, 0
+    gen, norms = module.generator, []
+    hook = None
+    if int(gen.active_blocks) > 0:
+        block = gen.extra_blocks[int(gen.active_blocks) - 1]
+        hook = block.register_forward_hook(lambda m, args, out: norms.append(
+            ((out - args[0]).norm() / args[0].norm()).item()))
     for batch in DataLoader(test, batch_size=100):
         comp = module(batch["image"], batch["mask"])["composite"]
         pred, target, mask = to_unit(comp), to_unit(batch["image"]), batch["mask"]
         l1 += float(HoleL1.per_image(pred, target, mask).sum())
         psnr += float(HolePSNR.per_image(pred, target, mask).sum())
         n += pred.shape[0]
-    return {"l1_hole": l1 / n, "psnr_hole": psnr / n}
+    if hook is not None:
+        hook.remove()
+    result = {"l1_hole": l1 / n, "psnr_hole": psnr / n}
+    if norms:
+        result["residual_share"] = sum(norms) / len(norms)
+    return result
+
+
+def zero_grown_residuals(ckpt: Path, out: Path, module: BTGMIModule) -> Path:
+    """``ckpt`` with every grown block's last BatchNorm γ set to 0 (``block_init=zero``'s start), written to ``out``."""
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    for i, block in enumerate(module.generator.extra_blocks):
+        state["state_dict"][f"generator.extra_blocks.{i}.branch.{len(block.branch) - 1}.weight"].zero_()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, out)
+    return out
 
 
 def run(args) -> list[tuple[str, dict[str, float]]]:
@@ -118,15 +152,26 @@ def run(args) -> list[tuple[str, dict[str, float]]]:
     loader = DataLoader(train, batch_size=args.batch, shuffle=True, generator=torch.Generator().manual_seed(0),
                         drop_last=True)
     h, b, lr = args.head_steps, args.block_steps, args.lr
+    # block1's lr_1 = 0.1·lr_0 comes from the module (BTGMIModule.lr_anneal, Alg. 1 line 6)
     grow = [{"name": "head", "steps": h, "settings": {"blocks": 0}},
-            {"name": "block1", "steps": b, "lr_g": 0.1 * lr, "lr_d": 0.1 * lr, "settings": {"blocks": 1}}]
+            {"name": "block1", "steps": b, "settings": {"blocks": 1}}]
     results = []
     t0 = time.time()
-    head = build(args.blocks, 1, PhaseSchedule(grow), 0.1, lr, h)
+    # the init check's head has PyTorch's default init everywhere; its zero-residual start is derived below
+    head = build(args.blocks, 1, PhaseSchedule(grow), 0.1, lr, h, "default" if args.init_check else args.block_init)
     head_ckpt = fit(head, loader, h, out / "head")
     results.append(("head", evaluate(head, test)))
+    if args.init_check:
+        zero_ckpt = zero_grown_residuals(head_ckpt, out / "head_zero" / "last.ckpt", head)
+        for name, init, start in (("head + block, default init", "default", head_ckpt),
+                                  ("head + block, zero residual", "zero", zero_ckpt)):
+            m = build(args.blocks, 1, PhaseSchedule(grow), 0.1, lr, h, init)
+            fit(m, loader, h + b, out / f"block_{init}", ckpt=start)
+            results.append((name, evaluate(m, test)))
+        print(f"total {time.time() - t0:.0f} s")
+        return results
     for name, anneal in (("head + block (ALA)", 0.1), ("head + block (no ALA)", 1.0)):
-        m = build(args.blocks, 1, PhaseSchedule(grow), anneal, lr, h)
+        m = build(args.blocks, 1, PhaseSchedule(grow), anneal, lr, h, args.block_init)
         fit(m, loader, h + b, out / name.replace(" ", "_").replace("(", "").replace(")", ""), ckpt=head_ckpt)
         results.append((name, evaluate(m, test)))
     longer = build(args.blocks, 0, None, 0.1, lr, h + b)
@@ -139,18 +184,25 @@ def run(args) -> list[tuple[str, dict[str, float]]]:
     return results
 
 
+def command(args) -> str:
+    flags = " --init-check" if args.init_check else f" --block-init {args.block_init}"
+    return (f"python experiments/btgmi/claim_check.py{flags} --head-steps {args.head_steps} "
+            f"--block-steps {args.block_steps}")
+
+
 def table(results, args) -> str:
+    share = args.init_check
     lines = [
         f"Fashion-MNIST 64², {args.train_images} training images, batch {args.batch}, head {args.head_steps} steps "
-        f"+ {args.block_steps} per block, {args.blocks} head blocks, {args.test} test images "
-        f"(`python experiments/btgmi/claim_check.py --head-steps {args.head_steps} --block-steps {args.block_steps}`):",
+        f"+ {args.block_steps} per block, {args.blocks} head blocks, {args.test} test images (`{command(args)}`):",
         "",
-        "| run | steps | in-hole L1 ↓ | in-hole PSNR ↑ |",
-        "|---|---|---|---|",
+        "| run | steps | in-hole L1 ↓ | in-hole PSNR ↑ |" + (" ‖α·F(h)‖ / ‖h‖ |" if share else ""),
+        "|---|---|---|---|" + ("---|" if share else ""),
     ]
     for name, r in results:
         steps = args.head_steps if name == "head" else args.head_steps + args.block_steps
-        lines.append(f"| {name} | {steps} | {r['l1_hole']:.4f} | {r['psnr_hole']:.2f} |")
+        extra = (f" {r['residual_share']:.4f} |" if "residual_share" in r else " – |") if share else ""
+        lines.append(f"| {name} | {steps} | {r['l1_hole']:.4f} | {r['psnr_hole']:.2f} |{extra}")
     return "\n".join(lines)
 
 
@@ -164,19 +216,28 @@ def main(argv: list[str] | None = None) -> list[tuple[str, dict[str, float]]]:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--train-images", type=int, default=20000)
     p.add_argument("--test", type=int, default=1000)
+    p.add_argument("--block-init", choices=BLOCK_INITS, default=DEFAULT_BLOCK_INIT,
+                   help="how the grown block starts (model.generator.block_init)")
+    p.add_argument("--init-check", action="store_true",
+                   help="compare the grown block's initialisations (default vs zero residual) instead")
     p.add_argument("--out", default="outputs/claims_btgmi")
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--smoke", action="store_true", help="seconds: 4 head + 2 block steps on 64 images, nothing written")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.head_steps, args.block_steps, args.train_images, args.test, args.batch = 4, 2, 64, 32, 8
+        args.no_write = True
     results = run(args)
     command = shlex.join(["python", "experiments/btgmi/claim_check.py", *(sys.argv[1:] if argv is None else argv)])
     record = provenance(vars(args), command)
     text = table(results, args) + "\n\n" + stamp(vars(args), command)
     print(text)
     Path(args.out, "results.json").write_text(json.dumps({**dict(results), "provenance": record}, indent=2))
+    start, end = (INIT_START, INIT_END) if args.init_check else (START, END)
     if not args.no_write and README.is_file():
         readme = README.read_text()
-        if START in readme and END in readme:
-            readme = re.sub(re.escape(START) + ".*?" + re.escape(END), f"{START}\n{text}\n{END}", readme, flags=re.S)
+        if start in readme and end in readme:
+            readme = re.sub(re.escape(start) + ".*?" + re.escape(end), f"{start}\n{text}\n{end}", readme, flags=re.S)
             README.write_text(readme)
     return results
 

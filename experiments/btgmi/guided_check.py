@@ -9,7 +9,8 @@ surroundings — a stand-in for the illumination consistency harmonization learn
 paste, box back). Held out: the val2017 scenes' composites, seeded per index (``MaskedImages(frozen=True)``).
 
 Model: ``GuidedBTGMIGenerator`` (widths 16, 32, 64; 3 head blocks + 1 grown block with fade-in and ALA) trained
-by ``GuidedBTGMIModule`` with MSPAL as in the paper and 10·L1 on each output instead of PPL (no ImageNet AlexNet
+by ``GuidedBTGMIModule`` with MSPAL as in the paper (critics conditioned on the generator's input, Eq. 1) and
+10·L1 on each output instead of PPL (no ImageNet AlexNet
 on this machine — as ``claim_check.py``). Reported on the held-out composites (images in [0, 1]):
 
 - harmonization error: L1 inside the object (foreground) of the un-harmonized paste vs the model's result;
@@ -42,7 +43,12 @@ from inpaintlab.data.datamodule import MaskedImages, collate
 from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.lightning import GuidedBTGMIModule, PhaseSchedule
 from inpaintlab.losses import HoleAwarePatchGANLoss, L1Loss
-from inpaintlab.models.btgmi import GuidedBTGMIGenerator, MultiScalePatchDiscriminator
+from inpaintlab.models.btgmi import (
+    BLOCK_INITS,
+    DEFAULT_BLOCK_INIT,
+    GuidedBTGMIGenerator,
+    MultiScalePatchDiscriminator,
+)
 from inpaintlab.utils.provenance import provenance, stamp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,13 +106,15 @@ def make_layout(root: Path, fmnist: str, n_train: int, n_val: int, seed: int = 0
 def build(args) -> GuidedBTGMIModule:
     torch.manual_seed(0)
     lr, h, b = args.lr, args.head_steps, args.block_steps
+    # block1's lr_1 = 0.1·lr_0 comes from the module (lr_anneal, Alg. 1 line 6)
     phases = [{"name": "head", "steps": h, "settings": {"blocks": 0}},
-              {"name": "block1", "steps": b, "lr_g": 0.1 * lr, "lr_d": 0.1 * lr, "settings": {"blocks": 1}}]
+              {"name": "block1", "steps": b, "settings": {"blocks": 1}}]
     return GuidedBTGMIModule(
-        generator=GuidedBTGMIGenerator(channels=(16, 32, 64), num_blocks=args.blocks, max_extra_blocks=1),
+        generator=GuidedBTGMIGenerator(channels=(16, 32, 64), num_blocks=args.blocks, max_extra_blocks=1,
+                                       block_init=args.block_init),
         losses={"l1": L1Loss(weight=10.0, source="output"), "l1_harmonized": L1Loss(weight=10.0, source="harmonized")},
         optimizer_g=lambda params: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999)),
-        discriminator=MultiScalePatchDiscriminator(ndf=16),
+        discriminator=MultiScalePatchDiscriminator(ndf=16, condition_channels=5),  # s = [composite, box, fg]
         adversarial=HoleAwarePatchGANLoss(weight=1.0),
         optimizer_d=lambda params: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999)),
         scheduler_g=lambda optimizer: torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=h, power=1.0),
@@ -184,7 +192,8 @@ def table(r: dict[str, float], args, seconds: float) -> str:
         f"Fashion-MNIST garments in lit 64² scenes as a COCO layout, {args.train} training / {args.val} held-out "
         f"scenes, batch {args.batch}, head {args.head_steps} steps + {args.block_steps} with one grown block (ALA), "
         f"{args.blocks} head blocks; {r['images']} held-out composites "
-        f"(`python experiments/btgmi/guided_check.py --head-steps {args.head_steps} --block-steps {args.block_steps}`,"
+        f"(`python experiments/btgmi/guided_check.py --head-steps {args.head_steps} --block-steps {args.block_steps} "
+        f"--block-init {args.block_init}`,"
         f" {seconds:.0f} s on the shared 2-core CPU):",
         "",
         "| on held-out composites ([0, 1]) | un-harmonized paste | trained model |",
@@ -203,6 +212,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--head-steps", type=int, default=600)
     p.add_argument("--block-steps", type=int, default=200)
     p.add_argument("--blocks", type=int, default=3)
+    p.add_argument("--block-init", choices=BLOCK_INITS, default=DEFAULT_BLOCK_INIT,
+                   help="how the grown block starts (model.generator.block_init)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--train", type=int, default=3000)

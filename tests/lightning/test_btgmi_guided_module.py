@@ -50,7 +50,7 @@ def test_generator_two_outputs_and_planes():
 
 def _module(adv: bool = True) -> GuidedBTGMIModule:
     torch.manual_seed(0)
-    disc = MultiScalePatchDiscriminator(ndf=4, num_scales=2, norm="none") if adv else None
+    disc = MultiScalePatchDiscriminator(ndf=4, num_scales=2, norm="none", condition_channels=5) if adv else None
     return GuidedBTGMIModule(
         generator=GuidedBTGMIGenerator(channels=(4, 8, 8), num_blocks=1, max_extra_blocks=1),
         losses={"rec": L1Loss(weight=1.0, source="output"), "rec_h": L1Loss(weight=1.0, source="harmonized")},
@@ -76,6 +76,35 @@ def test_losses_reach_both_outputs():
     assert torch.isfinite(d_total) and "loss/adv_d" in d_logs
     with pytest.raises(ConfigError, match="composite"):
         module.forward_batch({"image": batch["image"], "mask": batch["mask"]})
+
+
+def test_critic_is_conditioned_on_the_generators_input():
+    """Eq. 1's D(s, x), s = the guided generator's input: every critic call (I, and both outputs' composites) sees
+    [x, composite, box, foreground·box] — the same planes the generator got."""
+    module = _module()
+    seen: list[torch.Tensor] = []
+    module.discriminator.critics[0].net[0].register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+    batch = _batch()
+    with torch.no_grad():
+        out = module.forward_batch(batch)
+        module.discriminator_loss(batch, out)
+    assert module.discriminator.critics[0].net[0].in_channels == 8 and len(seen) == 3  # real, output, harmonized
+    box, fg = batch["mask"], batch["foreground"]
+    s = torch.cat([batch["composite"], box, fg * box], 1)
+    assert torch.equal(seen[0], torch.cat([batch["image"], s], 1))
+    for got, source in zip(seen[1:], ("output", "harmonized")):
+        assert torch.equal(got, torch.cat([out[source] * box + batch["image"] * (1 - box), s], 1))
+    # the planes reach the logits: another foreground, other real logits
+    other = dict(batch, foreground=torch.zeros_like(fg))
+    with torch.no_grad():
+        a = module.discriminator(*module.discriminator_inputs(batch, batch["image"], real=True))["d1"]
+        b = module.discriminator(*module.discriminator_inputs(other, batch["image"], real=True))["d1"]
+    assert not torch.equal(a, b)
+    with pytest.raises(ConfigError, match="condition_channels=5"):
+        GuidedBTGMIModule(generator=GuidedBTGMIGenerator(channels=(4, 8, 8), num_blocks=1),
+                          losses={"rec": L1Loss(weight=1.0)}, optimizer_g=partial(torch.optim.Adam, lr=1e-3),
+                          discriminator=MultiScalePatchDiscriminator(ndf=4), adversarial=HoleAwarePatchGANLoss(),
+                          optimizer_d=partial(torch.optim.Adam, lr=1e-3))
 
 
 def test_eval_outputs_combine_harmonized_object_and_inpainted_background():

@@ -15,11 +15,12 @@ from inpaintlab.models.btgmi import BTGMIGenerator, MultiScalePatchDiscriminator
 LR0 = 1e-3
 PHASES = [
     {"name": "head", "steps": 3, "settings": {"blocks": 0}},
-    {"name": "block1", "steps": 2, "lr_g": 1e-4, "lr_d": 1e-4, "settings": {"blocks": 1}},
-    {"name": "block2", "steps": 2, "lr_g": 1e-5, "lr_d": 1e-5, "settings": {"blocks": 2}},
+    {"name": "block1", "steps": 2, "settings": {"blocks": 1}},
+    {"name": "block2", "steps": 2, "settings": {"blocks": 2}},
 ]
 # (blocks, fade, lr_g = lr_d, λ_adv) at global steps 0..6: polynomial decay (power 1) over the 3 head steps, then
-# lr_i = 0.1^i lr_0 (here set per phase), α = (phase_step + 1) / steps, λ_adv^i = 0.1^i
+# lr_i = 0.1^i lr_0 derived from the optimisers' base rate (Alg. 1 line 6), α = (phase_step + 1) / steps,
+# λ_adv^i = 0.1^i
 EXPECTED = [
     (0, 1.0, LR0, 1.0), (0, 1.0, LR0 * 2 / 3, 1.0), (0, 1.0, LR0 / 3, 1.0),
     (1, 0.5, 1e-4, 0.1), (1, 1.0, 1e-4, 0.1),
@@ -54,7 +55,7 @@ class _Recording(BTGMIModule):
         return super().training_step(batch, batch_idx)
 
 
-def _module(anneal: float = 0.1, phases=PHASES) -> _Recording:
+def _module(anneal: float = 0.1, phases=PHASES, **kwargs) -> _Recording:
     torch.manual_seed(0)
     return _Recording(
         generator=BTGMIGenerator(channels=(4, 8, 8), num_blocks=1, max_extra_blocks=2),
@@ -67,6 +68,7 @@ def _module(anneal: float = 0.1, phases=PHASES) -> _Recording:
         scheduler_d=lambda optimizer: torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=3, power=1.0),
         phases=PhaseSchedule(phases),
         anneal=anneal,
+        **kwargs,
     )
 
 
@@ -102,6 +104,34 @@ def test_no_ala_keeps_the_adversarial_weight(tmp_path):
     module = _module(anneal=1.0)
     _fit(module, 4, tmp_path)
     _check(module.records, [(*e[:3], 1.0) for e in EXPECTED], range(4))
+
+
+def test_block_lr_follows_lr_anneal_and_explicit_phase_lr_wins(tmp_path):
+    """lr_i = lr_anneal^i · lr_0 for any factor; a phase's own lr_g / lr_d overrides the derived rate."""
+    phases = [PHASES[0], PHASES[1], {**PHASES[2], "lr_g": 3e-6}]
+    module = _module(phases=phases, lr_anneal=0.5)
+    _fit(module, 7, tmp_path)
+    lrs = {step: r[2:4] for step, r in module.records.items()}
+    assert lrs[3] == lrs[4] == (LR0 * 0.5, LR0 * 0.5)
+    assert lrs[5] == lrs[6] == (3e-6, LR0 * 0.5**2)
+    with pytest.raises(ConfigError, match="lr_anneal"):
+        _module(lr_anneal=0.0)
+
+
+def test_paper_config_derives_block_rates(tmp_path):
+    """conf/model/btgmi.yaml names lr_0 once: the block phases carry no rate of their own, lr_anneal = 0.1."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from helpers import compose_config
+
+    try:
+        cfg = compose_config(["experiment=btgmi_places2"], tmp_path)
+    finally:
+        GlobalHydra.instance().clear()
+    phases = cfg.model.phases.phases
+    assert [p.get("lr_g") for p in phases] == [p.get("lr_d") for p in phases] == [None] * 4
+    assert cfg.model.lr_anneal == 0.1 and cfg.model.optimizer_g.lr == cfg.model.optimizer_d.lr == 2e-4
+    assert cfg.model.generator.block_init == "zero"  # measured: experiments/btgmi/README.md
 
 
 @pytest.mark.parametrize("resume_at", [2, 4])  # mid-head (lr decay) and mid-block1 (fade-in)

@@ -1,5 +1,6 @@
 """GLCIC's three phases on the real networks: what trains in each phase, global_step as Alg. 1 counts iterations,
-resume in the middle of the critic-only phase; the experiment config states T_C, T_D, T_train."""
+resume in the middle of the critic-only phase; real images scored at their own masks M_d; the experiment config
+states T_C, T_D, T_train."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import lightning as L
 from helpers import compose_config
 from inpaintlab.data.masks import RandomBoxMask
 from inpaintlab.lightning import GLCICModule, PhaseSchedule
+from inpaintlab.lightning.inpainting_module import composite
 from inpaintlab.losses import MaskedL2Loss, NonSaturatingGANLoss
-from inpaintlab.models.glcic import GLCICCompletionNetwork, GLCICDiscriminator
+from inpaintlab.models.glcic import GLCICCompletionNetwork, GLCICDiscriminator, hole_centred_crop
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +35,7 @@ def test_experiment_configs_state_the_papers_schedule(tmp_path):
         assert cfg.model.adversarial.weight == 0.0004 and cfg.data.batch_size == 96
         assert cfg.model.optimizer_g._target_ == cfg.model.optimizer_d._target_ == "torch.optim.Adadelta"
         assert list(cfg.mask.size) == [96, 128] and cfg.model.discriminator.local_size == 128
+        assert cfg.model.real_mask == cfg.mask  # M_d drawn like M_c (Alg. 1)
 
 
 class _Photos(Dataset):
@@ -52,7 +55,7 @@ SCHEDULE = [
 ]
 
 
-def _module() -> GLCICModule:
+def _module(**kwargs) -> GLCICModule:
     torch.manual_seed(0)
     return GLCICModule(
         generator=GLCICCompletionNetwork(cnum=4, fill_value=[0.0, 0.0, 0.0]),
@@ -62,6 +65,7 @@ def _module() -> GLCICModule:
         adversarial=NonSaturatingGANLoss(weight=0.0004),
         optimizer_d=lambda params: torch.optim.Adadelta(params, lr=1.0),
         phases=PhaseSchedule(SCHEDULE),
+        **kwargs,
     )
 
 
@@ -117,3 +121,37 @@ def test_resume_in_the_middle_of_the_critic_phase(tmp_path):
     assert fresh.global_step == 6 and fresh.d_steps == 1 + 1 + 2
     assert _same(states.at[3][0], states.at[4][0])  # step 3 was still critic-only after the resume
     assert not _same(states.at[4][0], states.at[6][0])
+
+
+def _critic_crops(module: GLCICModule, seed: int) -> tuple[dict, dict, list[torch.Tensor]]:
+    """One critic loss on a batch of four; the local discriminator's inputs in call order (real, then fake)."""
+    crops: list[torch.Tensor] = []
+    module.discriminator.local_d.register_forward_pre_hook(lambda m, args: crops.append(args[0].clone()))
+    batch = next(iter(DataLoader(_Photos(), batch_size=4)))
+    with torch.no_grad():
+        out = module.forward_batch(batch)
+        torch.manual_seed(seed)
+        module.discriminator_loss(batch, out)
+    return batch, out, crops
+
+
+def test_real_crops_follow_their_own_masks():
+    """Alg. 1: real images are cropped at the holes of their own random masks M_d, completed ones at M_c."""
+    masks = RandomBoxMask(size=[8, 12])
+    batch, out, crops = _critic_crops(_module(real_mask=masks), seed=7)
+    torch.manual_seed(7)
+    m_d = masks(4, 32, 32)  # the draw the module made
+    image, m_c = batch["image"], batch["mask"]
+    assert not torch.equal(m_d, m_c)
+    real, fake = crops
+    assert torch.equal(real, hole_centred_crop(image, m_d, 16))
+    assert not torch.equal(real, hole_centred_crop(image, m_c, 16))
+    assert torch.equal(fake, hole_centred_crop(composite(out["output"], image, m_c), m_c, 16))
+    # another draw, other crops: M_d is random per step, not a fixed second mask
+    _, _, again = _critic_crops(_module(real_mask=masks), seed=8)
+    assert not torch.equal(again[0], real) and torch.equal(again[1], fake)
+
+
+def test_without_real_mask_real_crops_sit_at_the_fake_holes():
+    batch, _, crops = _critic_crops(_module(real_mask=None), seed=7)
+    assert torch.equal(crops[0], hole_centred_crop(batch["image"], batch["mask"], 16))

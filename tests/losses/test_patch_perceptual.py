@@ -21,6 +21,7 @@ from inpaintlab.losses.patch_perceptual import (
     build_lpips,
     crop_patches,
     hole_boxes,
+    padded_lpips,
     zoom_boxes,
 )
 from inpaintlab.losses.reconstruction import MaskedL2Loss
@@ -99,6 +100,57 @@ def test_loss_equals_per_hole_loop(lpips_net):
                 ref += float(lpips_net(p, t).sum())
     assert math.isclose(float(value), ref / 4, rel_tol=1e-5)
     assert float(loss(target, target, mask)) == 0.0
+
+
+def test_padded_lpips_is_lpips_of_each_crop(lpips_net):
+    """Patches of different sizes on one zero canvas score exactly what lpips gives each crop alone."""
+    g = torch.Generator().manual_seed(2)
+    x0, x1 = (torch.rand(4, 3, 70, 90, generator=g) * 2 - 1 for _ in range(2))
+    heights, widths = torch.tensor([70, 40, 31, 64]), torch.tensor([90, 57, 33, 31])
+    got = padded_lpips(lpips_net, x0, x1, heights, widths)
+    for k, (h, w) in enumerate(zip(heights.tolist(), widths.tolist())):
+        ref = lpips_net(x0[k : k + 1, :, :h, :w], x1[k : k + 1, :, :h, :w]).flatten()[0]
+        assert math.isclose(float(got[k]), float(ref), rel_tol=1e-5), k
+    # what lies beyond a crop's extent does not count
+    other = x0.clone()
+    other[1, :, 40:] = 5.0
+    other[1, :, :, 57:] = -5.0
+    assert torch.equal(padded_lpips(lpips_net, other, x1, heights, widths)[1], got[1])
+
+
+def test_native_size_patches_equal_lpips_on_hand_cut_crops(lpips_net):
+    """Eq. 2 at the patches' own size (the default): a 32×40 hole (zoomed 48×60) and a 44×60 hole (zoomed 66×90)
+    score the LPIPS of exactly those slices of the composite and the target — no resampling, no squashing."""
+    g = torch.Generator().manual_seed(4)
+    target = torch.rand(2, 3, 96, 96, generator=g) * 2 - 1
+    pred = torch.rand(2, 3, 96, 96, generator=g) * 2 - 1
+    mask = torch.zeros(2, 1, 96, 96)
+    mask[0, :, 12:44, 10:50] = 1
+    mask[1, :, 30:74, 20:80] = 1
+    loss = PatchPerceptualLoss(lpips=lpips_net)  # crop_size=None: native
+    assert loss.crop_size is None
+    _, _, _, extents = loss.patches(pred, target, mask)
+    assert extents.tolist() == [[32, 40], [44, 60], [48, 60], [66, 90]]  # local boxes, then the zoomed ones
+    comp = pred * mask + target * (1 - mask)
+    crops = [(0, slice(12, 44), slice(10, 50)), (0, slice(4, 52), slice(0, 60)),  # zoomed: centre (30, 28)
+             (1, slice(30, 74), slice(20, 80)), (1, slice(19, 85), slice(5, 95))]  # zoomed: centre (50, 52)
+    ref = sum(float(lpips_net(comp[b : b + 1, :, ys, xs], target[b : b + 1, :, ys, xs])) for b, ys, xs in crops)
+    assert math.isclose(float(loss(pred, target, mask)), ref / 2, rel_tol=1e-5)
+
+
+def test_native_size_small_sides_are_resampled_to_alexnets_minimum(lpips_net):
+    """A side below 31 px goes up to 31 (AlexNet's smallest input); the other side keeps its pixels."""
+    target = torch.rand(1, 3, 64, 64) * 2 - 1
+    pred = (torch.rand(1, 3, 64, 64) * 2 - 1).requires_grad_(True)
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[:, :, 4:14, 8:48] = 1  # 10×40: zoomed 15×60
+    loss = PatchPerceptualLoss(lpips=lpips_net)
+    p, t, _, extents = loss.patches(pred, target, mask)
+    assert extents.tolist() == [[31, 40], [31, 60]] and p.shape[-2:] == (31, 60)
+    value = loss(pred, target, mask)
+    value.backward()
+    assert float(value.detach()) > 0 and torch.isfinite(pred.grad).all()
+    assert pred.grad.masked_select(mask.expand_as(pred) == 0).abs().sum() == 0
 
 
 def test_gradient_only_in_the_hole_and_lpips_frozen_in_eval(lpips_net):

@@ -69,6 +69,38 @@ def test_growth_is_bit_identical(train_mode):
             assert not torch.equal(after, g(x, mask)["output"])
 
 
+def test_zero_block_init_starts_every_grown_block_as_the_identity():
+    """block_init=zero: γ = β = 0 in each grown block's last BatchNorm, so at full weight (α = 1) the grown net is
+    still the head, in train and eval mode; γ alone gets a gradient at first. The head and every other
+    parameter are PyTorch's default (the same draws as block_init=default)."""
+    torch.manual_seed(0)
+    zero = BTGMIGenerator(channels=(4, 8, 8), num_blocks=2, max_extra_blocks=2, block_init="zero")
+    torch.manual_seed(0)
+    default = BTGMIGenerator(channels=(4, 8, 8), num_blocks=2, max_extra_blocks=2, block_init="default")
+    last = {f"extra_blocks.{i}.branch.4.weight" for i in range(2)}
+    assert all(torch.equal(v, default.state_dict()[k]) for k, v in zero.state_dict().items() if k not in last)
+    assert all(float(zero.state_dict()[k].abs().max()) == 0.0 for k in last)
+    image, mask = _batch()
+    x = image * (1 - mask)
+    for train_mode in (True, False):
+        zero.train(train_mode)
+        zero.set_growth(0)
+        with torch.no_grad():
+            head = zero(x, mask)["output"]
+        zero.set_growth(2, fade=1.0)
+        with torch.no_grad():
+            assert torch.equal(zero(x, mask)["output"], head)
+        default.train(train_mode).set_growth(2, fade=1.0)
+        with torch.no_grad():
+            assert not torch.equal(default(x, mask)["output"], head)
+    zero.train().set_growth(1, fade=1.0)
+    zero(x, mask)["output"].sum().backward()
+    branch = zero.extra_blocks[0].branch
+    assert branch[4].weight.grad.abs().sum() > 0 and branch[0].weight.grad.abs().sum() == 0
+    with pytest.raises(ConfigError, match="block_init"):
+        BTGMIGenerator(block_init="xavier")
+
+
 def test_inactive_blocks_get_no_gradient():
     g = _gen()
     g.set_growth(1, fade=0.3)
@@ -137,3 +169,23 @@ def test_discriminator_shapes_and_condition():
     out = d(image, mask)
     assert [tuple(v.shape[-2:]) for v in out.values()] == [(11, 11), (7, 7), (5, 5)]
     assert d.critics[0].net[0].in_channels == 7  # image, corrupted image, mask
+    # s built inside: the same corrupted input for any x with the same known pixels
+    with torch.no_grad():
+        s = torch.cat([image * (1 - mask), mask], 1)
+        first = d.critics[0].net[0]
+        seen = []
+        hook = first.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+        d(image, mask)
+        hook.remove()
+    assert torch.equal(seen[0], torch.cat([image, s], 1))
+    # an explicit condition (Sec. 4.4's guided s): C planes, one clear line when it does not fit
+    guided = MultiScalePatchDiscriminator(ndf=4, condition_channels=5)
+    assert guided.critics[0].net[0].in_channels == 8
+    cond = torch.rand(2, 5, 64, 64)
+    assert guided(image, mask, cond)["d1"].shape == out["d1"].shape
+    with pytest.raises(ConfigError, match="without a condition"):
+        guided(image, mask)
+    with pytest.raises(ConfigError, match="condition_channels=5"):
+        d(image, mask, cond)
+    with pytest.raises(ConfigError, match="5 condition planes, got 4"):
+        guided(image, mask, cond[:, :4])

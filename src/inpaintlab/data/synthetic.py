@@ -128,9 +128,9 @@ def make_places2_highres(root: Path, **kwargs) -> Path:
     return make_places2(root, layout="highres", **kwargs)
 
 
-def make_imagenet(root: Path, val_by_class: bool = False, n_per_class: int = 3, n_val: int = 3, seed: int = 0,
-                  size: tuple[int, int] = (300, 250), faults: bool = True) -> Path:
-    """ILSVRC-2012: train/<wnid>/<wnid>_<k>.JPEG for two classes, val/ flat (or by class)."""
+def make_imagenet(root: Path, val_by_class: bool = False, n_per_class: int = 3, n_val: int = 3, n_test: int = 2,
+                  seed: int = 0, size: tuple[int, int] = (300, 250), faults: bool = True) -> Path:
+    """ILSVRC-2012: train/<wnid>/<wnid>_<k>.JPEG for two classes, val/ flat (or by class), test/ unlabelled."""
     rng = np.random.default_rng(seed)
     wnids = ["n01440764", "n01443537"]
     k = 0
@@ -142,6 +142,8 @@ def make_imagenet(root: Path, val_by_class: bool = False, n_per_class: int = 3, 
         name = f"ILSVRC2012_val_{i + 1:08d}.JPEG"
         sub = root / "val" / wnids[i % 2] if val_by_class else root / "val"
         _save(smooth_image(rng, *size[::-1]), sub / name)  # portrait and landscape both occur
+    for i in range(n_test):  # the unlabelled test images (BTGMI Table 3's centre holes)
+        _save(smooth_image(rng, *size), root / "test" / f"ILSVRC2012_test_{i + 1:08d}.JPEG")
     return root
 
 

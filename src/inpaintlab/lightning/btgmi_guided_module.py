@@ -1,8 +1,9 @@
 """BTGMI's joint inpainting + harmonization training (003 Sec. 4.4) on synthesised guided composites.
 
 :class:`GuidedBTGMIModule` is :class:`~inpaintlab.lightning.BTGMIModule` (PPL + MSPAL, block growth, ALA) with
-three small hooks: the generator reads the batch's composite and [box, foreground] planes (``forward_batch``),
-the MSPAL critics judge both outputs (``adversarial_sources``), and evaluation scores the combined image of
+small hooks: the generator reads the batch's composite and [box, foreground] planes (``forward_batch``), the
+MSPAL critics judge both outputs (``adversarial_sources``) conditioned on that same input s as Eq. 1 says
+(``discriminator_inputs``), and evaluation scores the combined image of
 :func:`inpaintlab.inference.guided.guided_result` — plus the un-harmonized paste as ``composite_paste`` and
 the inpainting output alone as ``composite_inpainted``. Batches (``inpaintlab.data.coco.CocoGuided``): "image"
 = I (the ground truth of both outputs), "mask" = the box I_b (the hole of every loss), "composite",
@@ -28,18 +29,36 @@ class GuidedBTGMIModule(BTGMIModule):
 
     adversarial_sources = ("output", "harmonized")
 
-    def forward_batch(self, batch: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
-        """Sec. 4.4: the composite "together with the foreground/background segmentation mask of I_b"."""
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        want = getattr(self.generator, "image_channels", 3) + 2  # s = [composite, box, foreground]
+        have = getattr(self.discriminator, "condition_channels", want)
+        if self.discriminator is not None and have != want:
+            raise ConfigError(f"the guided BTGMI critic is conditioned on s = [composite, box, foreground] (Eq. 1): "
+                              f"set model.discriminator.condition_channels={want}, got {have}")
+
+    def generator_input(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """s of Sec. 4.4: the composite "together with the foreground/background segmentation mask of I_b" —
+        (composite, planes [box, foreground])."""
         missing = [k for k in ("composite", "foreground") if k not in batch]
         if missing:
             raise ConfigError(
                 f"the guided BTGMI model needs batches with {missing} (data=coco_guided: CocoGuided composites)"
             )
-        planes = torch.cat([batch["mask"], batch["foreground"] * batch["mask"]], 1)
-        out = self.generator(batch["composite"], planes.to(batch["composite"].dtype))
+        composite_ = batch["composite"]
+        planes = torch.cat([batch["mask"], batch["foreground"] * batch["mask"]], 1).to(composite_.dtype)
+        return composite_, planes
+
+    def forward_batch(self, batch: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
+        out = self.generator(*self.generator_input(batch))
         if "harmonized" not in out:
             raise ConfigError("the guided BTGMI model needs a two-output generator (model/generator=btgmi_guided)")
         return out
+
+    def discriminator_inputs(self, batch: Mapping[str, Tensor], x: Tensor, real: bool = False) -> tuple[Tensor, ...]:
+        """Eq. 1's D(s, x) with the guided model's s: the critic sees [x, composite, box, foreground], for I and for
+        both outputs alike (``model.discriminator.condition_channels`` = image channels + 2)."""
+        return x, batch["mask"], torch.cat(self.generator_input(batch), 1)
 
     def generator_forward(self, image: Tensor, mask: Tensor) -> Mapping[str, Tensor]:
         """Plain inpainting without a guide (``module(image, mask)``, predict): the hole zeroed, no foreground — as

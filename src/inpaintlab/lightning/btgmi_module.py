@@ -1,9 +1,9 @@
 """BTGMI training (003 Sec. 3.3, Alg. 1): block-wise procedural training with adversarial loss annealing (ALA).
 
 :class:`BTGMIModule` is :class:`~inpaintlab.lightning.InpaintingModule` driven by the one phase schedule: each
-phase's ``settings["blocks"]`` is the number of grown refinement blocks (0 for the head); its ``lr_g`` /
-``lr_d`` are lr_i = 0.1^i·lr_0. Overridden hooks: ``enter_phase`` (activates the blocks; the new one starts at
-fade-in weight 0, so the network is the trained one), ``on_train_batch_start`` (fade-in weight from
+phase's ``settings["blocks"]`` is the number of grown refinement blocks (0 for the head). Overridden hooks:
+``enter_phase`` (activates the blocks — the new one starts at fade-in weight 0, so the network is the trained
+one — and sets lr_i = lr_anneal^i·lr_0 from each optimiser's base rate), ``on_train_batch_start`` (fade-in weight from
 ``phase_step``), ``adversarial_weight`` (λ_adv^i = anneal^i·λ_adv^0, anneal = 0.1) and ``generator_loss`` (logs
 the growth state). The MSPAL loss (``HoleAwarePatchGANLoss``) takes the critic's hole label maps Q (Eq. 4) from
 the critic and mask the base module hands it. Everything is a function of the global
@@ -24,17 +24,21 @@ from inpaintlab.lightning.phases import Phase
 
 
 class BTGMIModule(InpaintingModule):
-    """Alg. 1. ``anneal``: the ALA factor (0.1; 1.0 switches ALA off, the ``btgmi_no_ala`` ablation). Hole-aware
-    labels (MSPAL, Eq. 4) are the adversarial loss's option (``HoleAwarePatchGANLoss(hole_aware=…)``). Phase settings: ``blocks`` (grown blocks in the phase, default 0) and ``fade_steps``
-    (steps over which a newly added block's weight rises from 0 to 1; default the phase's length).
-    Other arguments as :class:`InpaintingModule`.
+    """Alg. 1. ``anneal``: the ALA factor of λ_adv (0.1; 1.0 switches ALA off, the ``btgmi_no_ala`` ablation);
+    ``lr_anneal``: the factor of the learning rates, lr_i = lr_anneal^i·lr_0 (Alg. 1 line 6: 0.1), lr_0 being each
+    optimiser's base rate (``optimizer_g.lr`` / ``optimizer_d.lr``); a phase's explicit ``lr_g`` / ``lr_d`` wins.
+    Hole-aware labels (MSPAL, Eq. 4) are the adversarial loss's option (``HoleAwarePatchGANLoss(hole_aware=…)``).
+    Phase settings: ``blocks`` (grown blocks in the phase, default 0) and ``fade_steps`` (steps over which a newly
+    added block's weight rises from 0 to 1; default the phase's length). Other arguments as
+    :class:`InpaintingModule`.
     """
 
-    def __init__(self, *args: Any, anneal: float = 0.1, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, anneal: float = 0.1, lr_anneal: float = 0.1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if not 0 < float(anneal) <= 1:
-            raise ConfigError(f"model.anneal (ALA factor) must lie in (0, 1], got {anneal}")
-        self.anneal = float(anneal)
+        for name, value in (("anneal", anneal), ("lr_anneal", lr_anneal)):
+            if not 0 < float(value) <= 1:
+                raise ConfigError(f"model.{name} (Alg. 1 line 6's factor) must lie in (0, 1], got {value}")
+        self.anneal, self.lr_anneal = float(anneal), float(lr_anneal)
         if self.phases is not None:
             wanted = max(int(p.settings.get("blocks", 0)) for p in self.phases.phases)
             have = getattr(self.generator, "max_extra_blocks", 0)
@@ -68,8 +72,18 @@ class BTGMIModule(InpaintingModule):
         return min(1.0, (step + 1) / max(1, int(fade_steps)))
 
     def enter_phase(self, index: int, phase: Phase) -> None:
-        """Alg. 1 lines 5–6: add the skip path and block r_i (weight 0), set lr_i (the phase's lr_g / lr_d)."""
-        super().enter_phase(index, phase)
+        """Alg. 1 lines 5–6: add the skip path and block r_i (weight 0), set lr_i = lr_anneal^i·lr_0."""
+        super().enter_phase(index, phase)  # a phase's explicit lr_g / lr_d
+        blocks = self.blocks(phase)
+        for opt, explicit in zip(self._opts(), (phase.lr_g, phase.lr_d)):
+            if opt is None:
+                continue
+            for group in getattr(opt, "optimizer", opt).param_groups:
+                # lr_0: the rate the optimiser was built with ("initial_lr", as schedulers keep it; saved with
+                # the optimiser's state, so a resumed block phase derives lr_i from lr_0, not from lr_{i-1})
+                base = group.setdefault("initial_lr", group["lr"])
+                if explicit is None and blocks > 0:
+                    group["lr"] = base * self.lr_anneal ** blocks
         if hasattr(self.generator, "set_growth"):
             self.generator.set_growth(self.blocks(phase), fade=0.0 if self._new_block(index, phase) else 1.0)
 

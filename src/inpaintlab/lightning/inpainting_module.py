@@ -108,6 +108,7 @@ class InpaintingModule(L.LightningModule):
     ``training_step`` or ``configure_optimizers``: ``forward_batch`` / ``generator_forward`` (what the generator
     reads), ``generator_loss`` / ``discriminator_loss`` (extra terms on top of ``super()``),
     ``adversarial_weight`` and ``adversarial_sources`` (which outputs the critic judges, with what weight),
+    ``discriminator_inputs`` (what the critic is called with, for real and fake images),
     ``generator_parameters`` / ``discriminator_parameters`` (training-only networks trained alongside),
     ``enter_phase`` (a phase's switches) and ``eval_outputs`` (what validation and test log and score). The
     adversarial objective receives the mask and the critic (``AdversarialLoss.generator_loss(logits, mask=…,
@@ -289,6 +290,12 @@ class InpaintingModule(L.LightningModule):
                                source: str = "output") -> Tensor:
         return composite(out[source], image, mask) if self.fake_input == "composite" else out[source]
 
+    def discriminator_inputs(self, batch: Mapping[str, Tensor], x: Tensor, real: bool = False) -> tuple[Tensor, ...]:
+        """The critic's arguments for judging ``x`` — the batch's real image (``real``) or a fake of it: ``(x,
+        mask)``. GLCIC gives real images their own mask M_d (Alg. 1); guided BTGMI adds the generator's input s
+        (Eq. 1)."""
+        return x, batch["mask"]
+
     def _log_components(self) -> bool:
         """Diagnostic parts of the loss are computed only on steps whose logs reach the loggers."""
         trainer = self._trainer
@@ -324,8 +331,8 @@ class InpaintingModule(L.LightningModule):
             terms = []
             for source in self.adversarial_sources:
                 fake = self.fake_for_discriminator(out, image, mask, source)
-                terms.append(self.adversarial.generator_loss(self.discriminator(fake, mask), mask=mask,
-                                                             discriminator=self.discriminator))
+                terms.append(self.adversarial.generator_loss(self.discriminator(*self.discriminator_inputs(batch, fake)),
+                                                             mask=mask, discriminator=self.discriminator))
                 if len(self.adversarial_sources) > 1:
                     logs[f"loss/adv_g_{source}"] = terms[-1].detach()
             adv = functools.reduce(operator.add, terms)
@@ -339,11 +346,12 @@ class InpaintingModule(L.LightningModule):
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """The critic's objective (real images against each source's fake, averaged) plus its penalty."""
         image, mask = batch["image"], batch["mask"]
-        real_logits = self.discriminator(image, mask)
+        real_logits = self.discriminator(*self.discriminator_inputs(batch, image, real=True))
         losses, penalties = [], []
         for source in self.adversarial_sources:
             fake = self.fake_for_discriminator(out, image, mask, source).detach()
-            losses.append(self.adversarial.discriminator_loss(real_logits, self.discriminator(fake, mask), mask=mask,
+            fake_logits = self.discriminator(*self.discriminator_inputs(batch, fake))
+            losses.append(self.adversarial.discriminator_loss(real_logits, fake_logits, mask=mask,
                                                               discriminator=self.discriminator))
             penalties.append(self.adversarial.penalty(self.discriminator, image, fake, mask))
         n = len(self.adversarial_sources)

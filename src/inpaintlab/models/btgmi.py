@@ -10,7 +10,8 @@ Inactive blocks do not run and get no gradient. A grown checkpoint therefore loa
 trained.
 
 :class:`MultiScalePatchDiscriminator` is the MSPAL critic of Sec. 3.2 (Eq. 3–4): three identical pix2pixHD
-PatchGANs on the image at three scales, each conditioned on the corrupted input s = (image·(1−mask), mask);
+PatchGANs on the image at three scales, each conditioned on the generator's input s (the corrupted input
+(image·(1−mask), mask); Sec. 4.4's guided model: the composite with its box and foreground planes);
 ``label_maps(mask)`` is the per-patch "overlaps a hole" map Q, computed exactly by passing the mask through
 max-pooling with every layer's kernel / stride / padding (the receptive-field chain).
 """
@@ -26,6 +27,8 @@ from torch import Tensor, nn
 from inpaintlab.errors import ConfigError
 
 CONV_TYPES = ("vanilla", "dilated", "interpolated", "dilated_interpolated")
+BLOCK_INITS = ("default", "zero")
+DEFAULT_BLOCK_INIT = "zero"  # measured: experiments/btgmi/README.md, "Grown blocks' initialisation"
 
 
 def _bn_relu(channels: int) -> list[nn.Module]:
@@ -63,6 +66,9 @@ class BTGMIGenerator(nn.Module):
     ``outputs``: images the last layer produces (Sec. 4.4: "the model is modified to output two images", named
     ``OUTPUT_NAMES``: "output" = inpainting, "harmonized"); ``mask_channels``: mask planes after the image in the
     input (Sec. 4.4 adds the foreground/background segmentation of the pasted box as a second plane).
+    ``block_init`` (the paper is silent; experiments/btgmi/README.md measures both): how the grown blocks start —
+    ``default`` (PyTorch's initialisation: F(h) is a random residual of the size of h) or ``zero`` (the last
+    BatchNorm's γ = 0 in every grown block, so F(h) = 0 until training moves γ).
     """
 
     size_multiple = 8  # three stride-2 levels
@@ -78,8 +84,11 @@ class BTGMIGenerator(nn.Module):
         dilation: int = 2,
         outputs: int = 1,
         mask_channels: int = 1,
+        block_init: str = DEFAULT_BLOCK_INIT,
     ) -> None:
         super().__init__()
+        if block_init not in BLOCK_INITS:
+            raise ConfigError(f"BTGMIGenerator block_init must be one of {BLOCK_INITS}, got {block_init!r}")
         if not 1 <= int(outputs) <= len(self.OUTPUT_NAMES):
             raise ConfigError(f"BTGMIGenerator outputs must be 1 or 2 (inpainting, harmonization), got {outputs}")
         if int(mask_channels) < 1:
@@ -109,6 +118,10 @@ class BTGMIGenerator(nn.Module):
         self.down = nn.Sequential(*down)
         self.blocks = nn.ModuleList(DilatedResidualBlock(channels[-1], d) for _ in range(num_blocks))
         self.extra_blocks = nn.ModuleList(DilatedResidualBlock(channels[-1], d) for _ in range(max_extra_blocks))
+        self.block_init = block_init
+        if block_init == "zero":  # a zero residual (γ = β = 0 in the branch's last BatchNorm): F(h) = 0 at growth
+            for block in self.extra_blocks:
+                nn.init.zeros_(block.branch[-1].weight)
         up: list[nn.Module] = []
         outs = [*channels[::-1][1:], self.image_channels * self.outputs]
         for i, c in enumerate(outs):
@@ -208,26 +221,45 @@ class PatchGAN(nn.Module):
 class MultiScalePatchDiscriminator(nn.Module):
     """MSPAL critic (Sec. 3.2, Eq. 3–4): ``num_scales`` identical PatchGANs D_k on the image and on its 2×, 4×
     down-sampled versions (pix2pixHD: AvgPool2d(3, 2, padding=1, count_include_pad=False)), each conditioned on
-    s_k: D_k([x_k, s_k]) with s = [image·(1−mask), mask] — the generator's input. ``forward(x, mask)`` returns
-    {"d1": logits, "d2": …}; s is built from ``x`` and ``mask``, which gives the corrupted input for the real
-    image and for the composite alike.
+    s_k: D_k([x_k, s_k]) with s the generator's input (Eq. 1's D(s, x)). ``forward(x, mask, condition=None)``
+    returns {"d1": logits, "d2": …}.
+
+    ``condition_channels=None``: s = [x·(1−mask), mask], built from ``x`` and ``mask`` — the corrupted input, the
+    same for the real image and the composite. ``condition_channels=C``: s is the C-plane ``condition`` the
+    training module passes (Sec. 4.4's guided model: [composite, box, foreground], 5 planes for RGB).
     """
 
-    def __init__(self, image_channels: int = 3, ndf: int = 64, num_scales: int = 3, norm: str = "instance") -> None:
+    def __init__(self, image_channels: int = 3, ndf: int = 64, num_scales: int = 3, norm: str = "instance",
+                 condition_channels: int | None = None) -> None:
         super().__init__()
         if num_scales < 1:
             raise ConfigError(f"MultiScalePatchDiscriminator num_scales must be >= 1, got {num_scales}")
+        if condition_channels is not None and int(condition_channels) < 1:
+            raise ConfigError(f"MultiScalePatchDiscriminator condition_channels must be >= 1 or null, got "
+                              f"{condition_channels}")
         self.image_channels = int(image_channels)
-        in_channels = 2 * self.image_channels + 1
+        self.condition_channels = None if condition_channels is None else int(condition_channels)
+        in_channels = self.image_channels + (self.condition_channels or self.image_channels + 1)
         self.critics = nn.ModuleList(PatchGAN(in_channels, ndf, norm) for _ in range(num_scales))
 
     @staticmethod
     def _down(x: Tensor) -> Tensor:
         return F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
 
-    def forward(self, x: Tensor, mask: Tensor) -> dict[str, Tensor]:
-        mask = mask.to(x.dtype)
-        h = torch.cat([x, x * (1.0 - mask), mask], 1)
+    def forward(self, x: Tensor, mask: Tensor, condition: Tensor | None = None) -> dict[str, Tensor]:
+        if condition is None:
+            if self.condition_channels is not None:
+                raise ConfigError(f"MultiScalePatchDiscriminator was built with condition_channels="
+                                  f"{self.condition_channels} but called without a condition")
+            mask = mask.to(x.dtype)
+            condition = torch.cat([x * (1.0 - mask), mask], 1)
+        elif self.condition_channels is None:
+            raise ConfigError(f"MultiScalePatchDiscriminator got a {condition.shape[1]}-plane condition but was built "
+                              f"without one: set model.discriminator.condition_channels={condition.shape[1]}")
+        elif condition.shape[1] != self.condition_channels:
+            raise ConfigError(f"MultiScalePatchDiscriminator was built for {self.condition_channels} condition "
+                              f"planes, got {condition.shape[1]}")
+        h = torch.cat([x, condition.to(x.dtype)], 1)
         out = {}
         for k, critic in enumerate(self.critics):
             if k:
