@@ -350,7 +350,7 @@ class ContextualAttention(nn.Module):
         pl.b = b = self.fuse_k - 1 - a if self.fuse else 0
         kp = (k - 1) // 2
         pl.fpad = F.pad(fd, (kp, k - 1 - kp, kp, k - 1 - kp))
-        pl.window = None if region is None else _Window.of(region, r, hf, wf, margin=a + b + 1)
+        pl.window = None if region is None else _Window.of(region, r, hf, wf, a, b)
         if pl.window is not None and pl.window.empty:
             return pl
         if pl.window is not None and pl.window.crop:
@@ -550,12 +550,17 @@ class ContextualAttention(nn.Module):
             if n_out > 0:
                 m.clamp_min_(0.0)  # the excluded patches' zero scores take part in the max
             z = z.sub_(m) if inplace else z - m
-            if z.device.type == "cpu" and z.dtype in (torch.float32, torch.float64):
-                # exp() of far-below-max scores would land in the slow denormal range on CPU; clamped they
-                # give ~1e-38 (float32) instead of 0, which changes no sum
+            cpu = z.device.type == "cpu" and z.dtype in (torch.float32, torch.float64)
+            if cpu:  # exp() of far-below-max scores would take x86's slow denormal path: clamped, e^floor ≈ 4e-38
                 floor = math.log(torch.finfo(z.dtype).tiny) + 1.0
                 z = z.clamp_min_(floor) if inplace else z.clamp_min(floor)
             z = z.exp_() if inplace else torch.exp(z)
+            if cpu:
+                # weights below √tiny (float32: ≈ 1e-19 of the largest) become exactly 0, or their products with
+                # the raw patches in the paste matmul would be denormal, which x86 CPUs compute many times slower;
+                # together they stay below 1e-14 of the largest term, so no sum changes
+                cut = math.exp(0.5 * math.log(torch.finfo(z.dtype).tiny))
+                z = torch.threshold_(z, cut, 0.0) if inplace else F.threshold(z, cut, 0.0)
             denom = z.sum(1, keepdim=True)
             if n_out > 0:
                 denom = denom + n_out * torch.exp(-m)
@@ -613,25 +618,32 @@ class ContextualAttention(nn.Module):
 class _Window:
     """The matching positions a ``region`` of needed outputs depends on: per sample a window of one size
     (``h``×``w``, the largest any sample needs) at its own offset (``y0``, ``x0``: B), so the batch stays one
-    tensor.
+    tensor; ``rows``/``cols``: the window's slice that holds every sample's needed positions (softmax and
+    paste run there only).
 
     A matching position p pastes a 2r×2r patch at stride r, so it is needed when that footprint meets the
     region (one max-pool). Its fused score reads raw scores of the positions up to ``a``/``b`` away in raster
-    order and then in column-major order, wrapping across rows/columns at the ends; a window with ``margin``
-    ≥ a + b + 1 positions around the needed ones reproduces those of every needed position exactly, as the
-    window's own wraps happen only in the margin. At an image border the full computation's wrap reaches the
-    far side, so a sample needing positions within ``margin`` of a border takes the whole axis.
+    order and then in column-major order, wrapping across rows/columns at the ends. Away from the image's
+    borders a margin of max(a, b) positions around the needed ones holds every score they read, so the
+    window's own wraps only reach the margin. At a border the full computation's wrap reaches the far side,
+    so a sample needing positions within the margin of a border takes the whole axis; a wrap there moves a read
+    to the neighbouring row or column, from where the other fuse reaches a further max(a, b): the other axis
+    then keeps a margin of max(a, b) + 1. Both margins are tight (one less fails the exactness tests).
     """
 
-    def __init__(self, full: tuple[int, int], empty: bool, crop: bool, y0=None, x0=None, h=0, w=0) -> None:
+    def __init__(self, full: tuple[int, int], empty: bool, crop: bool, y0=None, x0=None, h=0, w=0,
+                 rows: slice = slice(0), cols: slice = slice(0)) -> None:
         self.full, self.empty, self.crop, self.y0, self.x0, self.h, self.w = full, empty, crop, y0, x0, h, w
+        self.rows, self.cols = rows, cols
 
     @staticmethod
-    def _axis(need: Tensor, has: Tensor, n: int, margin: int) -> tuple[Tensor, int]:
-        """need: B×n bool along one axis → (per-sample window start B, window length)."""
-        ar = torch.arange(n, device=need.device)
-        lo = torch.where(need, ar, n).amin(1)
-        hi = torch.where(need, ar + 1, 0).amax(1)
+    def margins(a: int, b: int) -> tuple[int, int]:
+        """(margin away from the borders, margin of the other axis when one axis is whole)."""
+        return max(a, b), max(a, b) + 1
+
+    @staticmethod
+    def _axis(lo: Tensor, hi: Tensor, has: Tensor, n: int, margin: int) -> tuple[Tensor, int]:
+        """Needed [lo, hi) per sample along one axis of length n → (per-sample window start B, length)."""
         if bool((has & ((lo < margin) | (hi > n - margin))).any()):
             return torch.zeros_like(lo), n
         size = min(n, int(torch.where(has, hi - lo, 0).amax()) + 2 * margin)
@@ -639,16 +651,27 @@ class _Window:
         return start, size
 
     @classmethod
-    def of(cls, region: Tensor, r: int, hf: int, wf: int, margin: int) -> _Window:
+    def of(cls, region: Tensor, r: int, hf: int, wf: int, a: int, b: int) -> _Window:
         c0 = r // 2  # the paste's crop: output row Y comes from padded row Y + c0
         reg = F.pad((region != 0).to(torch.float32), (c0, r - c0, c0, r - c0))
         need = F.max_pool2d(reg, 2 * r, stride=r)[:, 0] > 0  # B×hf×wf matching positions needed
         has = need.flatten(1).any(1)
         if not bool(has.any()):
             return cls((hf, wf), empty=True, crop=False)
-        y0, h = cls._axis(need.any(2), has, hf, margin)
-        x0, w = cls._axis(need.any(1), has, wf, margin)
-        return cls((hf, wf), empty=False, crop=(h, w) != (hf, wf), y0=y0, x0=x0, h=h, w=w)
+        bounds = []
+        for along, n in ((need.any(2), hf), (need.any(1), wf)):  # needed [lo, hi) of each sample per axis
+            ar = torch.arange(n, device=need.device)
+            bounds.append((torch.where(along, ar, n).amin(1), torch.where(along, ar + 1, 0).amax(1), n))
+        interior, wrapped = cls.margins(a, b)
+        (y0, h), (x0, w) = (cls._axis(lo, hi, has, n, interior) for lo, hi, n in bounds)
+        if (h, w) != (hf, wf) and (h == hf or w == wf):  # one axis whole: its wraps chain into the other
+            (y0, h), (x0, w) = (cls._axis(lo, hi, has, n, wrapped) for lo, hi, n in bounds)
+
+        def inner(lo: Tensor, hi: Tensor, n: int, start: Tensor) -> slice:
+            return slice(int(torch.where(has, lo - start, n).amin()), int(torch.where(has, hi - start, 0).amax()))
+
+        rows, cols = inner(*bounds[0], y0), inner(*bounds[1], x0)
+        return cls((hf, wf), empty=False, crop=(h, w) != (hf, wf), y0=y0, x0=x0, h=h, w=w, rows=rows, cols=cols)
 
     def _index(self, extra_h: int, extra_w: int, scale: int = 1):
         dev = self.y0.device
