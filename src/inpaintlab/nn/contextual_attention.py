@@ -18,6 +18,10 @@ released DeepFill v1/v2 models exactly. Implementation notes:
   are skipped in the paste matmul exactly: in the official layer their fused score is multiplied by 0 before
   the softmax, so each adds ``exp(0 - max)`` to the denominator and nothing to the output. The score matmul
   skips the excluded patches that no usable fused score depends on (the fuse mixes neighbours).
+* On CPU the softmax weights below √tiny (float32: 1e-19 of the largest) are exactly 0: their products with the
+  raw patches would be denormal, which x86 computes many times slower, and together they change no sum.
+* With a ``region`` (inference that composites) scores are computed on a window around the needed positions, and
+  the softmax and paste only on the needed ones (see ``_Window``).
 """
 
 from __future__ import annotations
@@ -326,8 +330,7 @@ class ContextualAttention(nn.Module):
             "scored_patches": pl.n_need,
             "pasted_patches": pl.n_paste,
             "chunks": n_chunks,
-            "flops": 2 * B * pl.scored_rows * wf * pl.n_need * C * self.ksize**2
-            + 2 * B * pl.P * pl.n_paste * C * 4 * r * r,
+            "flops": 2 * B * pl.scored_rows * wf * pl.n_need * C * self.ksize**2 + pl.paste_flops,
         }
         if pl.window is not None and pl.window.crop:
             out_pad = pl.window.place(out_pad, r)
@@ -414,15 +417,23 @@ class ContextualAttention(nn.Module):
             torch.div(pat, norm.view(B, pl.n_need, 1, 1, 1), out=wmat)
         del pat, norm
         pl.wmat = wmat.reshape(B * pl.n_need, C, k, k)
-        # Pasting kernels B×(pasted patches, work order)×(2r)²·C: raw background patches at full resolution,
-        # values in (C, y, x) order under autograd, in (y, x, C) order at inference (``raw_cl``).
+        # The pasted patches (work order): raster index of each row of the softmax weights.
         raw_idx = perm if pl.u_idx is None else (pl.u_idx if perm is None else perm[pl.u_idx])
-        pl.raw_cl = not grad
-        if grad:
-            pl.raw = _raw_patches(bg, 2 * r, r * s, raw_idx)
+        if raw_idx is None:
+            raw_idx = torch.arange(L, device=fg.device)
+        pl.n_paste = raw_idx.numel()
+        pl.paste_flops = 0
+        pl.phases = not grad and s == 1
+        if pl.phases:  # the background's r² sub-pixel phases and where each patch lands in them (_paste_phases)
+            pt, pb, _ = _same_pad(2 * r, r, bg.shape[-2])
+            pleft, pright, _ = _same_pad(2 * r, r, bg.shape[-1])
+            bgp = F.pad(bg, (pleft, pright, pt, pb)).view(B, C, pl.hb + 1, r, pl.wb + 1, r)
+            pl.bg_phases = [bgp[:, :, :, qy, :, qx].reshape(B, C, -1) for qy in range(r) for qx in range(r)]
+            py, px = raw_idx // pl.wb, raw_idx % pl.wb
+            pl.shifts = [((py + vy) * (pl.wb + 1) + px + vx, vy, vx) for vy in (0, 1) for vx in (0, 1)]
         else:
-            pl.raw = _cl_patches(bg, 2 * r, r * s, raw_idx).flatten(2)
-        pl.n_paste = pl.raw.shape[1]
+            # Pasting kernels B×(pasted patches, work order)×C·(2r)²: raw background patches at full resolution.
+            pl.raw = _raw_patches(bg, 2 * r, r * s, raw_idx)
         pl.scored_rows = 0
         return pl
 
@@ -602,22 +613,47 @@ class ContextualAttention(nn.Module):
                 z = z.mul_(keep) if inplace else z * keep
             if offsets is not None:
                 self._record_offsets(pl, offsets, z, y0, y1)
+        if pl.phases:
+            if denom is not None:
+                z = z.div_(denom)
+            self._paste_phases(pl, z, y0, y1, x0, x1, out_pad)
+            return
         # dividing the pasted patches instead of the scores is cheaper when there are more patches than
         # pasted values per position
         late = denom is not None and z.shape[1] > pl.raw.shape[2]
         if denom is not None and not late:
             z = z.div_(denom) if inplace else z / denom
         cols = torch.matmul(pl.raw.transpose(1, 2), z.to(pl.raw.dtype))
-        if pl.raw_cl:  # rows (y, x, C) → fold's (C, y, x), with the late division in the same pass
-            B, n = cols.shape[0], cols.shape[-1]
-            k2 = 2 * r
-            perm = cols.view(B, k2, k2, pl.C, n).permute(0, 3, 1, 2, 4)
-            out = cols.new_empty(B, pl.C, k2, k2, n)
-            cols = (torch.div(perm, denom.view(B, 1, 1, 1, n), out=out) if late else out.copy_(perm)).view(B, -1, n)
-        elif late:
+        if late:
             cols = cols.div_(denom) if inplace else cols / denom
+        pl.paste_flops += 2 * cols.numel() * z.shape[1]
         strip = F.fold(cols, ((y1 - y0 + 1) * r, (x1 - x0 + 1) * r), 2 * r, stride=r)
         out_pad[:, :, y0 * r : (y1 + 1) * r, x0 * r : (x1 + 1) * r].add_(strip)
+
+    def _paste_phases(self, pl, z: Tensor, y0: int, y1: int, x0: int, x1: int, out_pad: Tensor) -> None:
+        """The paste (the official transposed convolution) of positions [y0, y1)×[x0, x1) by sub-pixel phases
+        (inference, stride 1): a 2r×2r patch pasted at stride r adds to each output pixel from the four
+        positions p − v, v ∈ {0, 1}², with the raw patch's pixel at the same phase q = pixel mod r, which is
+        background pixel r·(patch + v) + q. So the output's phase q at position p is Σ_i bg_q[i]·W[i, p] with
+        W[i, p] = Σ_v w[patch i − v, p − v]: four shifted adds of the softmax weights, then r² matmuls
+        C×patches×positions — a quarter of the matmul + overlap-add's multiply-adds, the same sums."""
+        r = self.rate
+        B, n = z.shape[:2]
+        rows, cols = y1 - y0, x1 - x0
+        n_ext = pl.bg_phases[0].shape[-1]
+        size = B * n_ext * (rows + 1) * (cols + 1)
+        if getattr(pl, "phase_buf", None) is None or pl.phase_buf.numel() < size:
+            pl.phase_buf = z.new_empty(size)  # the first chunk is the largest
+        w = pl.phase_buf[:size].view(B, n_ext, rows + 1, cols + 1).zero_()
+        zv = z.view(B, n, rows, cols)
+        for ext, vy, vx in pl.shifts:
+            w[:, :, vy : vy + rows, vx : vx + cols].index_add_(1, ext, zv)
+        w = w.view(B, n_ext, -1)
+        for i, phase in enumerate(pl.bg_phases):
+            qy, qx = divmod(i, r)
+            part = torch.matmul(phase, w.to(phase.dtype)).view(B, -1, rows + 1, cols + 1)
+            out_pad[:, :, r * y0 + qy : r * (y1 + 1) : r, r * x0 + qx : r * (x1 + 1) : r].add_(part)
+        pl.paste_flops += 2 * B * pl.C * n_ext * (rows + 1) * (cols + 1) * r * r
 
     # ------------------------------------------------------------------ helpers
     def _usable(self, mask: Tensor | None, B: int, hf: int, wf: int) -> Tensor | None:
