@@ -49,6 +49,8 @@ from inpaintlab.nn.contextual_attention import ContextualAttention
 # the generator's own layer: official contextual_attention(x, x, mask_s, 3, 1, rate=2), fuse on
 CA_KWARGS = {"ksize": 3, "stride": 1, "rate": 2, "fuse_k": 3, "softmax_scale": 10.0, "fuse": True, "n_down": 2}
 CA_CHANNELS = 96  # DeepFill v2 pmconv6: cnum 48 × 4, halved by gating
+VARIANTS = {"on": "full", "restricted": "restricted", "off": "off"}  # measurement key -> --variants name
+NOT_MEASURED = "not measured (--variants)"
 
 
 def _mem(m: ForwardMeasurement, cpu: bool) -> str:
@@ -58,6 +60,8 @@ def _mem(m: ForwardMeasurement, cpu: bool) -> str:
 
 
 def _time(m: ForwardMeasurement, clock: str) -> str:
+    if m.error == NOT_MEASURED:
+        return "—"
     return f"{m.seconds(clock):.3f}" if m.ok else f"failed: {m.error}"
 
 
@@ -70,11 +74,10 @@ def measure_size(size: int, args: argparse.Namespace) -> dict[str, ForwardMeasur
               "timeout_s": args.timeout_s, "threads": args.threads or None,
               "isolate": not args.smoke}  # --smoke: in this process (no torch import per measurement)
     inputs = partial(mask_inputs, kind=args.mask, box=list(args.box), cover=args.cover)
-    out = {
-        "on": measure_forward(deepfill_v2, size, inputs_fn=inputs, **common),
-        "restricted": measure_forward(partial(composited, "deepfill_v2"), size, inputs_fn=inputs, **common),
-        "off": measure_forward(partial(deepfill_v2, attention=False), size, inputs_fn=inputs, **common),
-    }
+    builds = {"on": deepfill_v2, "restricted": partial(composited, "deepfill_v2"),
+              "off": partial(deepfill_v2, attention=False)}
+    out = {k: measure_forward(fn, size, inputs_fn=inputs, **common) if VARIANTS[k] in args.variants
+           else ForwardMeasurement(size=size, device=args.device, error=NOT_MEASURED) for k, fn in builds.items()}
     if not args.no_layer:  # the layer alone, on the centred square (attention_inputs)
         out["layer"] = measure_forward(partial(ContextualAttention, **CA_KWARGS), size,
                                        inputs_fn=partial(attention_inputs, channels=CA_CHANNELS), **common)
@@ -122,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="--mask box: centred box of FH·S rows × FW·S columns (default 350×400 of 1024: 13 %%)")
     p.add_argument("--cover", type=float, default=0.3, help="--mask strokes: fraction of the image covered")
     p.add_argument("--no-layer", action="store_true", help="skip the attention layer alone")
+    p.add_argument("--variants", nargs="+", choices=list(VARIANTS.values()), default=list(VARIANTS.values()),
+                   help="which generators to time (the others show —)")
     p.add_argument("--threads", type=int, default=0, help="torch threads in each measurement (0: torch default)")
     p.add_argument("--clock", choices=CLOCKS, default="wall",
                    help="wall time, or the process's CPU time (with --threads 1: robust to other jobs' load)")
@@ -158,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     lines, records, failed = [], [], False
     for size in args.sizes:
         measured = measure_size(size, args)
-        failed = failed or not all(m.ok for m in measured.values())
+        failed = failed or not all(m.ok or m.error == NOT_MEASURED for m in measured.values())
         line, record = row(size, measured, mm, cpu, args.clock)
         print(line, flush=True)
         lines.append(line)
