@@ -18,7 +18,8 @@ PAPER ?=
 .PHONY: help install demo test test-slow lint fashion-mnist reproduce-ga reproduce-deepfill-v1 reproduce-deepfill-v2 \
 	reproduce-crfill reproduce-context-encoder reproduce-glcic claim-glcic-postprocess reproduce-pconv claim-pconv \
 	reproduce-yeh eval-yeh claim-yeh bench-train bench-data bench-attention bench-deepfill bench-crfill bench-pconv bench-yeh \
-	reproduce-btgmi eval-btgmi-table3 bench-btgmi claims-btgmi reproduce-btgmi-guided claim-btgmi-guided compare compare-full compare-docs compare-check clean browser app rehearse
+	reproduce-btgmi eval-btgmi-table3 bench-btgmi claims-btgmi reproduce-btgmi-guided claim-btgmi-guided compare compare-full compare-docs compare-check clean browser app rehearse \
+	gpu-check
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
@@ -168,6 +169,9 @@ bench-attention: $(STAMP) ## contextual attention alone: time, GFLOP/s vs matmul
 
 bench-deepfill: $(STAMP) ## DeepFill v2 forward time + peak memory at 256..2048, attention full/restricted/off, the layer alone
 	$(BIN)/python benchmarks/bench_deepfill.py --markdown experiments/deepfill/bench.md $(ARGS)
+
+gpu-check: $(STAMP) ## on one CUDA GPU (~8 min on an H100): each paper trains 50 steps bf16 + channels-last (one compiled), DDP to its test stage, Table 5 timings -> docs/gpu.md (ARGS=--smoke: CPU)
+	$(BIN)/python benchmarks/gpu_check.py $(ARGS)
 
 bench-train: $(STAMP) ## one table: s/G-iteration, img/s, peak memory, time shares per family, fp32/bf16(/compile); the two aims
 	$(BIN)/python benchmarks/bench_train.py $(ARGS)

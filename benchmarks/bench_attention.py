@@ -5,6 +5,7 @@ refinement branch at S/4 with 96 channels; matching happens at S/8. Each size ru
 that the CPU peak memory (ru_maxrss) belongs to that size alone.
 
     python benchmarks/bench_attention.py --sizes 256 512 1024 2048 --device cpu
+    python benchmarks/bench_attention.py --smoke     # 64² on the CPU, one run: seconds (CI)
 
 Reports: median wall time over the repeats, achieved GFLOP/s (the multiply-adds the layer actually did, ×2;
 patches the mask excludes are skipped) and the dense-equivalent GFLOP/s (as if nothing were skipped), a plain
@@ -68,7 +69,10 @@ def child(args: argparse.Namespace) -> dict:
     t = statistics.median(times)
     dense = 2 * st["positions"] * st["patches"] * args.channels * (9 + 16)
     # after the layer, so that the matmul's buffers do not hide the layer's memory growth
-    mm = (matmul_gflops(dev, 2.0) + matmul_gflops(dev, min(max(2.0, sum(times)), 30.0))) / 2
+    if args.smoke:
+        mm = matmul_gflops(dev, 0.05, n=256)
+    else:
+        mm = (matmul_gflops(dev, 2.0) + matmul_gflops(dev, min(max(2.0, sum(times)), 30.0))) / 2
     return {
         "size": S,
         "features": f"{args.channels}x{h}x{h}",
@@ -89,7 +93,7 @@ def child(args: argparse.Namespace) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048], help="image sides S")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -100,15 +104,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--chunk-size", type=int, default=0, help="layer chunk_size (0: the layer's default)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     p.add_argument("--json", default="", help="also write the results to this JSON file")
+    p.add_argument("--smoke", action="store_true", help="64² on the CPU, one run, no JSON: seconds (CI)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.smoke and not args.child:
+        args.sizes, args.device, args.repeats, args.json = [64], "cpu", 1, ""
 
     if args.child:
         print(json.dumps(child(args)))
-        return
+        return 0
 
-    rows = []
+    rows, failed = [], False
     head = (
         f"{'S':>5} {'features':>12} {'patches':>7} {'pasted':>7} {'chunks':>6} {'time s':>8} "
         f"{'GFLOP/s':>8} {'dense':>8} {'matmul':>8} {'eff':>5} {'peak MB':>8}"
@@ -118,9 +125,11 @@ def main(argv: list[str] | None = None) -> None:
         cmd = [sys.executable, __file__, "--child", "--size", str(S)]
         for flag in ("device", "repeats", "budget_s", "channels", "hole", "chunk_size", "threads"):
             cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+        cmd += ["--smoke"] if args.smoke else []
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             print(f"{S:>5} failed (exit {res.returncode}): {res.stderr.strip().splitlines()[-1:]}")
+            failed = True
             continue
         r = json.loads(res.stdout.strip().splitlines()[-1])
         rows.append(r)
@@ -133,7 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -9,6 +9,7 @@ AlexNet inside LPIPS has random weights here (same cost as ImageNet's). Paper se
 
     python benchmarks/bench_btgmi.py                       # 256², batch 8, cuda if present
     python benchmarks/bench_btgmi.py --size 128 --batch 2  # a loaded CPU
+    python benchmarks/bench_btgmi.py --smoke               # 32², batch 1, one step: seconds (CI), writes nothing
 
 The table is printed and written into experiments/btgmi/README.md between the ``bench-btgmi`` markers
 (``--no-write`` to skip).
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 import torch
-from inpaintlab.utils.benchmark import device_name
+from _common import device_name
 
 from inpaintlab.data.masks.box import RandomBoxMask
 from inpaintlab.losses.patch_adversarial import HoleAwarePatchGANLoss
@@ -87,7 +88,7 @@ def step_times(blocks: int, ppl: bool, gan: bool, size: int, batch: int, steps: 
     return times
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--batch", type=int, default=8)
@@ -95,7 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--smoke", action="store_true", help="32², batch 1, one step, CPU, writes nothing (CI)")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.size, args.batch, args.steps, args.warmup, args.device, args.no_write = 32, 1, 1, 0, "cpu", True
     lpips_net = build_lpips(pretrained=False).to(args.device)
     rows = []
     for name, blocks in (("head (9 blocks)", 0), ("head + 3 blocks", 3)):
@@ -108,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((name, full, (full - med["no PPL"]) / full, (full - med["no MSPAL"]) / full))
     dev = device_name(args.device)
     table = [
-        f"Measured {dt.date.today()} on {dev}, {args.size}², batch {args.batch}, median of {args.steps} steps "
+        f"Measured {dt.date.today()} on {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{args.size}², batch {args.batch}, median of {args.steps} steps after {args.warmup} warm-up "
         f"(`python benchmarks/bench_btgmi.py --size {args.size} --batch {args.batch} --steps {args.steps}`):",
         "",
         "| generator | step time (s) | PPL share | MSPAL share |",
@@ -120,9 +125,11 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_write and README.is_file():
         readme = README.read_text()
         if START in readme and END in readme:
-            readme = re.sub(re.escape(START) + ".*?" + re.escape(END), f"{START}\n{text}\n{END}", readme, flags=re.S)
+            readme = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{text}\n{END}", readme,
+                            flags=re.S)
             README.write_text(readme)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

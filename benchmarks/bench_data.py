@@ -2,7 +2,7 @@
 with 0, 1 and 2 workers, on fixtures generated in a temporary folder (no dataset download needed).
 
     python benchmarks/bench_data.py                 # the full table (about a minute on 2 cores)
-    python benchmarks/bench_data.py --quick         # a smoke run
+    python benchmarks/bench_data.py --smoke         # tiny budgets: seconds (CI)
     python benchmarks/bench_data.py --json out.json
 
 Masks are drawn in batches of 16 on one thread (torch.set_num_threads(1)), as a DataLoader worker does.
@@ -98,7 +98,7 @@ def time_loader(root: Path, workers: int, batches: int, batch_size: int = 16) ->
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run")
+    ap.add_argument("--smoke", action="store_true", help="tiny budgets: seconds (CI)")
     ap.add_argument("--seconds", type=float, default=1.5, help="time per generator and size (default 1.5 s)")
     ap.add_argument("--masks", nargs="*", default=None, help="conf/mask names (default: all)")
     ap.add_argument("--sizes", nargs="*", type=int, default=[256, 512])
@@ -107,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", type=int, default=30, help="timed loader batches of 16 per setting")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers as JSON")
     args = ap.parse_args(argv)
-    if args.quick:
+    if args.smoke:
         args.seconds, args.images, args.batches = 0.05, 32, 2
         args.masks = args.masks or ["free_form", "box"]
-        args.sizes, args.workers = [64], [0]
+        args.sizes, args.workers, args.json = [64], [0], None
 
     from inpaintlab.make_masks import available_masks, build_generator, load_mask_config
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        make_mask_fixtures(tmp / "masks", n=8 if args.quick else 64)
+        make_mask_fixtures(tmp / "masks", n=8 if args.smoke else 64)
         names = args.masks or available_masks()
         print(f"# masks/s (batches of 16, one thread) — {result['machine']}")
         print("| generator | " + " | ".join(f"{s}²" for s in args.sizes) + " |")

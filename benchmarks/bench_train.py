@@ -4,6 +4,7 @@ bf16, on whatever device is present, plus the two data/overhead aims (docs/perfo
     python benchmarks/bench_train.py                       # the table + aims on this machine
     python benchmarks/bench_train.py --families deepfill_v2 --modes fp32 bf16 compile-bf16
     python benchmarks/bench_train.py --markdown docs/performance_table.md --json bench.json
+    python benchmarks/bench_train.py --smoke     # DeepFill v2 at 32², batch 1, one step, fp32, no aims: CI
 
 Every row runs in a fresh process (so peak memory is that row's): the family's real experiment config (its
 generator, critics, losses, n_critic) on synthetic batches (a random box hole of half the image side) at the
@@ -48,6 +49,7 @@ FAMILIES: dict[str, tuple[str, int, int, list[str]]] = {
 MODES = {"fp32": ("32-true", False), "bf16": ("bf16-mixed", False), "compile": ("32-true", True),
          "compile-bf16": ("bf16-mixed", True)}
 CPU_SIDE_DIV, CPU_BATCH_DIV = 2, 8
+SMOKE_SIDE = 32  # --smoke: every family at this side (multiple of 8), batch 1
 
 
 def device() -> str:
@@ -60,13 +62,16 @@ def device_label() -> str:
     return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
 
 
-def scaled(family: str, on_cpu: bool) -> tuple[int, int, float]:
+def scaled(family: str, on_cpu: bool, smoke: bool = False) -> tuple[int, int, float]:
     """(side, batch, work factor) of the run; the factor is paper pixels·batch over the run's."""
     _, side, batch, _ = FAMILIES[family]
-    if not on_cpu:
+    if smoke:
+        s, b = min(side, SMOKE_SIDE), 1
+    elif not on_cpu:
         return side, batch, 1.0
-    s = side if side <= 32 else side // CPU_SIDE_DIV
-    b = max(1, batch // CPU_BATCH_DIV)
+    else:
+        s = side if side <= 32 else side // CPU_SIDE_DIV
+        b = max(1, batch // CPU_BATCH_DIV)
     return s, b, (side * side * batch) / (s * s * b)
 
 
@@ -116,7 +121,7 @@ def instrument(module, timers: Timers) -> None:
         _wrap(module.adversarial, "generator_loss", timers, "loss:adv_g")
 
 
-def run_one(family: str, mode: str, iters: int, warmup: int) -> dict:
+def run_one(family: str, mode: str, iters: int, warmup: int, smoke: bool = False) -> dict:
     from hydra import compose, initialize_config_module
     from hydra.utils import instantiate
 
@@ -124,7 +129,7 @@ def run_one(family: str, mode: str, iters: int, warmup: int) -> dict:
 
     precision, compiled = MODES[mode]
     dev = device()
-    side, batch, factor = scaled(family, dev == "cpu")
+    side, batch, factor = scaled(family, dev == "cpu", smoke)
     experiment, _, _, extra = FAMILIES[family]
     overrides = [f"experiment={experiment}", f"model.compile={str(compiled).lower()}",
                  *[o.format(S=side, H=side // 2) for o in extra]]
@@ -335,9 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--markdown", type=Path, help="also write the table (and aims) to this file")
     p.add_argument("--json", type=Path, help="also write every row as JSON")
     p.add_argument("--render", type=Path, help="print the table of a --json file again (no measuring)")
+    p.add_argument("--smoke", action="store_true",
+                   help="DeepFill v2 at 32², batch 1, one step, fp32, no aims, writes nothing: seconds (CI)")
     p.add_argument("--one", nargs=2, metavar=("FAMILY", "MODE"), help=argparse.SUPPRESS)
     p.add_argument("--aim", choices=["data", "overhead"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.smoke and not args.one:
+        args.families, args.modes, args.iters, args.warmup = ["deepfill_v2"], ["fp32"], 1, 0
+        args.no_aims, args.only_aims, args.markdown, args.json = True, False, None, None
     on_cpu = device() == "cpu"
     iters = args.iters or (2 if on_cpu else 20)
     warmup = args.warmup if args.warmup is not None else (1 if on_cpu else 5)
@@ -349,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         print(table(rows))
         return 0
     if args.one:
-        print("ROW " + json.dumps(run_one(*args.one, iters=iters, warmup=warmup)))
+        print("ROW " + json.dumps(run_one(*args.one, iters=iters, warmup=warmup, smoke=args.smoke)))
         return 0
     if args.aim == "data":
         print("ROW " + json.dumps(aim_data_vs_step(256, 4, batches=100)))
@@ -365,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
               "the factor column is paper work ÷ measured work per batch")
 
     def child(extra: list[str]) -> dict:
-        cmd = [sys.executable, __file__, *extra, "--iters", str(iters), "--warmup", str(warmup)]
+        cmd = [sys.executable, __file__, *extra, "--iters", str(iters), "--warmup", str(warmup),
+               *(["--smoke"] if args.smoke else [])]
         r = subprocess.run(cmd, capture_output=True, text=True)
         rows = [json.loads(line[4:]) for line in r.stdout.splitlines() if line.startswith("ROW ")]
         if r.returncode or not rows:
@@ -384,10 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     text = f"Device: {device_label()}; torch {torch.__version__}.\n\n{table(rows)}\n" if rows else ""
     if args.only_aims:
         rows, text = [], f"Device: {device_label()}; torch {torch.__version__}.\n"
+    failed = any("error" in r for r in rows)
     if not args.no_aims:
         data = child(["--aim", "data"])
         over = child(["--aim", "overhead"])
         if "error" in data or "error" in over:
+            failed = True
             text += f"\nAims failed: {data.get('error', '')} {over.get('error', '')}\n"
         else:
             ratio = data["images_per_s"] / over["images_per_s"]
@@ -405,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         args.markdown.write_text(text)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

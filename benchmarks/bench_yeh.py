@@ -9,6 +9,7 @@ time(64) ≤ 4 × time(1). The table is printed and written into experiments/yeh
 
     python benchmarks/bench_yeh.py                      # cuda if present, else cpu; 1,500 steps
     python benchmarks/bench_yeh.py --steps 100 --device cpu
+    python benchmarks/bench_yeh.py --smoke               # 2 steps, batches 1 and 2, CPU: seconds (CI), writes nothing
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 import torch
-from inpaintlab.utils.benchmark import device_name
+from _common import device_name
 
 from inpaintlab.imaging import poisson_blend
 from inpaintlab.models.dcgan import DCGANDiscriminator, DCGANGenerator, latent_search
@@ -58,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup-steps", type=int, default=5)
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--readme", type=Path, default=README)
+    p.add_argument("--smoke", action="store_true", help="2 steps, batches 1 and 2, CPU, writes nothing (CI)")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.steps, args.batches, args.device, args.warmup_steps, args.no_write = 2, [1, 2], "cpu", 1, True
+    command = "python benchmarks/bench_yeh.py " + " ".join(sys.argv[1:] if argv is None else argv)
     torch.manual_seed(0)
     g = DCGANGenerator(image_size=64, channels=3).to(args.device)
     d = DCGANDiscriminator(image_size=64, channels=3).to(args.device)
@@ -73,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"Device: {args.device} ({name}); {args.steps} search steps"
         + ("" if args.steps == 1500 else " (the paper's 1,500: multiply the times by 1500/steps)")
-        + f"; {dt.date.today().isoformat()}; torch {torch.__version__}, {torch.get_num_threads()} threads.",
+        + f"; {dt.date.today().isoformat()}; torch {torch.__version__}, {torch.get_num_threads()} threads "
+        f"(`{command.strip()}`).",
         "",
         "| batch | search s | blend s | s per image | images/s | time ÷ time(batch 1) |",
         "|---|---|---|---|---|---|",
@@ -86,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write and args.readme.is_file():
         readme = args.readme.read_text()
         if START in readme and END in readme:
-            new = re.sub(re.escape(START) + ".*?" + re.escape(END), START + "\n" + text + END, readme, flags=re.S)
+            new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: START + "\n" + text + END, readme,
+                         flags=re.S)
             args.readme.write_text(new)
             print(f"written into {args.readme}")
     return 0

@@ -60,7 +60,7 @@ def test_debug_default_is_short_and_loggerless_except_csv(tmp_path):
 
 def test_trainer_variants(tmp_path):
     ddp = compose_config(["trainer=ddp"], tmp_path)
-    assert ddp.trainer.strategy == "ddp" and ddp.trainer.sync_batchnorm is True
+    assert ddp.trainer.strategy == "ddp_find_unused_parameters_true" and ddp.trainer.sync_batchnorm is True
     GlobalHydra.instance().clear()
     sim = compose_config(["trainer=ddp_sim"], tmp_path)
     assert sim.trainer.strategy == "ddp_spawn" and sim.trainer.devices == 2 and sim.trainer.accelerator == "cpu"

@@ -62,7 +62,7 @@ def test_slurm_launcher_preset(tmp_path):
     assert (launcher.partition, launcher.gpus_per_node, launcher.nodes) == ("gpu", 4, 2)
     assert launcher.tasks_per_node == 4  # one DDP process per GPU, as Lightning's SLURMEnvironment expects
     assert (launcher.timeout_min, launcher.mem_gb, launcher.array_parallelism) == (60, 128, 4)
-    assert (cfg.trainer.num_nodes, cfg.trainer.devices, cfg.trainer.strategy) == (2, 4, "ddp")
+    assert (cfg.trainer.num_nodes, cfg.trainer.devices, cfg.trainer.strategy) == (2, 4, "ddp_find_unused_parameters_true")
 
 
 def test_submitit_local_two_job_sweep(tmp_path, idx_root):

@@ -341,22 +341,39 @@ def test_region_output_equals_full_where_needed(fuse, chunk):
     assert checked == 12  # every cases really ran on a window
 
 
-def test_region_margin_is_needed():
-    """The fuse reads neighbours up to fuse_k−1 positions away and wraps at the window's edges: without the
-    margin the outputs differ (so the exactness test above is sensitive to it)."""
+def _margin_case(seed: int, border: bool):
+    """float64 features (exact up to reassociation), two samples with small holes, at the top border or not."""
+    g = torch.Generator().manual_seed(seed)
+    h, w = 28, 48
+    fg = torch.randn(2, 3, h, w, generator=g, dtype=torch.float64)
+    mask = torch.zeros(2, 1, 4 * h, 4 * w, dtype=torch.float64)
+    for i in range(2):
+        y = 0 if border else int(torch.randint(8, 4 * h - 24, (1,), generator=g))
+        x = int(torch.randint(8, 4 * w - 24, (1,), generator=g))
+        mask[i, :, y : y + 4 + 4 * i, x : x + 8] = 1
+    return fg, mask, F.max_pool2d(mask, 4) > 0
+
+
+@pytest.mark.parametrize("border", [False, True])
+def test_region_exact_and_both_margins_tight(border, monkeypatch):
+    """Inside the region the window gives the full computation's values (float64: to rounding). The fuse reads
+    max(a, b) positions around a needed one; at a border the whole axis is taken and its wraps chain into the
+    other axis, which then needs one more: each margin one smaller breaks the interior / border case."""
     from inpaintlab.nn import contextual_attention as mod
 
-    fg, mask, region = _region_case(3, 2, 32, 40)
     ca = ContextualAttention()
-    with torch.no_grad():
-        full = ca(fg, fg, mask)
-        of = mod._Window.of
-        try:
-            mod._Window.of = classmethod(lambda cls, reg, r, hf, wf, margin: of.__func__(cls, reg, r, hf, wf, 0))
-            part = ca(fg, fg, mask, region=region)
-        finally:
-            mod._Window.of = of
-    assert ((full - part).abs() * region).max() > 1e-3
+    fg, mask, region = _margin_case(1, border)
+
+    def worst() -> float:
+        with torch.no_grad():
+            full, part = ca(fg, fg, mask), ca(fg, fg, mask, region=region)
+        return ((full - part).abs() * region).max().item()
+
+    assert worst() < 1e-12 and ca.last_stats["positions"] < ca.last_stats["positions_full"]
+    assert mod._Window.margins(1, 1) == (1, 2)
+    smaller = (lambda a, b: (max(a, b), max(a, b))) if border else (lambda a, b: (max(a, b) - 1, max(a, b) + 1))
+    monkeypatch.setattr(mod._Window, "margins", staticmethod(smaller))
+    assert worst() > 1e-2
 
 
 def test_region_empty_everywhere_and_full():

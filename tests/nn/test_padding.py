@@ -79,3 +79,37 @@ def test_inference_padding_equals_f_pad_bit_for_bit(channels_last):
     x = torch.randn(1, 2, 8, 8, requires_grad=True)  # with autograd: F.pad itself
     pad_same_tf(x, 3, 2).sum().backward()
     assert torch.equal(x.grad, torch.ones_like(x))
+
+
+@pytest.mark.parametrize("batch, size", [(1, (128, 96)), (2, (64, 64))])
+def test_builtin_padding_gives_the_explicit_pads_bits_in_deepfill_v2(batch, size):
+    """Stride-1 "same_tf" layers with at most BUILTIN_PAD_MAX padding use the convolution's own padding: every
+    such DeepFill v2 layer (real widths) computes exactly the bits of an explicit TF pad + unpadded conv, so the
+    reference-fixture parity is unchanged; the dilation-8/16 and stride-2 layers still pad explicitly."""
+    from inpaintlab.models.coarse_to_fine import deepfill_v2
+
+    torch.manual_seed(0)
+    gen = deepfill_v2().eval()
+    convs = [m for m in gen.modules() if isinstance(m, PaddedConv2d)]
+    builtin = [m for m in convs if not m.tf_same]
+    assert {(m.stride[0], m.dilation[0]) for m in convs if m.tf_same} == {(2, 1), (1, 8), (1, 16)}
+    assert len(builtin) == 32 and all(m.padding[0] <= PaddedConv2d.BUILTIN_PAD_MAX for m in builtin)
+    seen = []
+
+    def check(mod, inputs, out):
+        (x,) = inputs
+        k, d = mod.kernel_size[0], mod.dilation[0]
+        t, b = same_tf_pads(x.shape[-2], k, 1, d)
+        left, r = same_tf_pads(x.shape[-1], k, 1, d)
+        ref = F.conv2d(F.pad(x, (left, r, t, b)), mod.weight, mod.bias, dilation=d)
+        seen.append(torch.equal(out, ref))
+
+    hooks = [m.register_forward_hook(check) for m in builtin]
+    image = torch.rand(batch, 3, *size) * 2 - 1
+    mask = torch.zeros(batch, 1, *size)
+    mask[..., size[0] // 4 : size[0] // 2, size[1] // 3 : 2 * size[1] // 3] = 1
+    with torch.no_grad():
+        gen(image * (1 - mask), mask)
+    for h in hooks:
+        h.remove()
+    assert len(seen) == 32 and all(seen)

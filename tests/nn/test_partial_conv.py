@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from conftest import reference_fixture
@@ -24,12 +25,18 @@ def _layer(case) -> PartialConv2d:
 CASES = torch.load(reference_fixture("partialconv2d.pt"))
 
 
+MODES = {"autograd": torch.enable_grad, "no_grad": torch.no_grad, "inference_mode": torch.inference_mode}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("index", range(len(CASES)))
-def test_matches_nvidia_reference(index):
+def test_matches_nvidia_reference(index, mode):
+    """With autograd (two in-place passes) and without (one fused pass, a reused buffer for x·(1−m))."""
     case = CASES[index]
     layer = _layer(case)
     # the fixture is in the reference's convention (1 = valid); the layer takes and returns 1 = hole
-    y, new_mask = layer(case["input"], 1.0 - case["mask"])
+    with MODES[mode]():
+        y, new_mask = layer(case["input"], 1.0 - case["mask"])
     assert y.shape == case["output"].shape and new_mask.shape == case["updated_mask"].shape
     assert (y - case["output"]).abs().max().item() <= 1e-5
     assert torch.equal(1.0 - new_mask, case["updated_mask"])
@@ -92,3 +99,59 @@ def test_all_hole_windows_give_zero_under_autocast(dtype):
 def test_wrong_mask_shape_is_one_clear_error():
     with pytest.raises(ValueError, match="B×3×H×W"):
         PartialConv2d(3, 4, 3, multi_channel=True)(torch.randn(1, 3, 5, 5), torch.zeros(1, 1, 5, 5))
+
+
+def _nvidia(case, x, valid):
+    """NVIDIA/partialconv's forward written out (its multi-channel count: a C_in·k² convolution of the mask)."""
+    w = case["weight"]
+    c, kh, kw = valid.shape[1], *w.shape[-2:]
+    geo = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"])
+    count = F.conv2d(valid, torch.ones(1, c, kh, kw), **geo)
+    update = count.clamp(0, 1)
+    ratio = c * kh * kw / (count + 1e-8) * update
+    if not case["bias"]:
+        return F.conv2d(x * valid, w, **geo) * ratio, update
+    b = case["bias_value"].view(1, -1, 1, 1)
+    return ((F.conv2d(x * valid, w, case["bias_value"], **geo) - b) * ratio + b) * update, update
+
+
+MULTI = [i for i, c in enumerate(CASES) if c["multi_channel"]]
+
+
+@pytest.mark.parametrize("index", MULTI)
+def test_expanded_multichannel_mask_counts_every_channel(index):
+    """A B×C mask that is one channel expanded (stride 0) takes the layer's fast count (one channel × C): it
+    equals NVIDIA's layer, which is checked against the fixture first, on that mask."""
+    case = CASES[index]
+    ref_y, ref_update = _nvidia(case, case["input"], case["mask"])
+    assert (ref_y - case["output"]).abs().max() <= 1e-5 and case["updated_mask"].eq(ref_update).all()
+    hole = (1.0 - case["mask"][:, :1]).expand_as(case["mask"])  # the first channel's mask for every channel
+    assert hole.stride(1) == 0
+    ref_y, ref_update = _nvidia(case, case["input"], 1.0 - hole)
+    layer = _layer(case)
+    for mode in MODES.values():
+        with mode():
+            y, new_mask = layer(case["input"], hole)
+        assert (1.0 - new_mask).eq(ref_update).all()
+        assert torch.allclose(y, ref_y, rtol=1e-6, atol=1e-5)  # float rounding only (outputs up to ~40)
+
+
+def test_inference_windows_without_known_pixel_are_zero_and_buffer_follows_the_mode():
+    """The one-pass renormalisation b + y·ratio puts the bias in windows without a known pixel: they are set
+    back to 0 (as with autograd); the reused buffer is re-made across inference_mode / no_grad and keeps a
+    channels-last input's layout."""
+    torch.manual_seed(0)
+    layer = PartialConv2d(4, 6, 3, padding=1, multi_channel=True)
+    with torch.no_grad():
+        layer.bias.fill_(3.0)
+    x = torch.randn(2, 4, 10, 12)
+    hole = torch.zeros(2, 4, 10, 12)
+    hole[..., :5, :] = 1.0  # rows 0..3 see no known pixel
+    y_grad, m_grad = layer(x, hole)
+    for mode in (torch.inference_mode, torch.no_grad, torch.inference_mode):
+        with mode():
+            y, m = layer(x, hole)
+            y_cl, _ = layer(x.contiguous(memory_format=torch.channels_last), hole)
+        assert y[..., :4, :].eq(0).all() and y[..., 5:, :].sub(3.0).abs().gt(0).any()
+        assert torch.equal(m, m_grad) and (y - y_grad).abs().max() <= 1e-5
+        assert (y_cl - y).abs().max() <= 1e-5

@@ -210,11 +210,12 @@ class InpaintingMetrics(L.Callback):
 
         if not isinstance(outputs, Mapping) or "composite" not in outputs:
             return
-        target, mask = to_unit(batch["image"].float()), batch["mask"].float()
+        # contiguous: under model.channels_last the tensors are NHWC, and torchmetrics flattens with view()
+        target, mask = to_unit(batch["image"].float()).contiguous(), batch["mask"].float().contiguous()
         base = suite_prefix(trainer, stage, dataloader_idx)
         # "composite" and any variant "composite_<name>" (e.g. GLCIC's raw, un-post-processed "composite_raw")
         for key in [k for k in outputs if k == "composite" or k.startswith("composite_")]:
-            pred = to_unit(outputs[key].float())
+            pred = to_unit(outputs[key].float()).contiguous()
             prefix = base if key == "composite" else f"{base}{key[len('composite_'):]}/"
             for name, metric in self._get(prefix, pl_module.device).items():
                 if name in HOLE_METRICS or name == "bins":

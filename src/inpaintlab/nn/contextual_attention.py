@@ -18,6 +18,10 @@ released DeepFill v1/v2 models exactly. Implementation notes:
   are skipped in the paste matmul exactly: in the official layer their fused score is multiplied by 0 before
   the softmax, so each adds ``exp(0 - max)`` to the denominator and nothing to the output. The score matmul
   skips the excluded patches that no usable fused score depends on (the fuse mixes neighbours).
+* On CPU the softmax weights below √tiny (float32: 1e-19 of the largest) are exactly 0: their products with the
+  raw patches would be denormal, which x86 computes many times slower, and together they change no sum.
+* With a ``region`` (inference that composites) scores are computed on a window around the needed positions, and
+  the softmax and paste only on the needed ones (see ``_Window``).
 """
 
 from __future__ import annotations
@@ -66,22 +70,34 @@ def _patches(x: Tensor, k: int, s: int) -> Tensor:
     return F.unfold(F.pad(x, (pl, pr, pt, pb)), k, stride=s)
 
 
-def _raw_patches(x: Tensor, k: int, s: int, idx: Tensor | None, grad: bool) -> Tensor:
-    """``k``×``k`` patches (stride ``s``, TF SAME padding) number ``idx`` (raster; None: all): B×n×(C·k·k)."""
+def _raw_patches(x: Tensor, k: int, s: int, idx: Tensor | None) -> Tensor:
+    """``k``×``k`` patches (stride ``s``, TF SAME padding) number ``idx`` (raster; None: all): B×n×(C·k·k), by
+    unfold + index_select (plain autograd)."""
+    pat = _patches(x, k, s)
+    return (pat if idx is None else pat.index_select(2, idx)).transpose(1, 2)
+
+
+def _cl_patches(x: Tensor, k: int, s: int, idx: Tensor | None) -> Tensor:
+    """``k``×``k`` patches (stride ``s``, TF SAME padding) number ``idx`` (raster; None: all): B×n×k×k×C. Read
+    from a channels-last copy, where each patch row is one run of k·C values, so the gather streams through
+    memory (2–3× faster than gathering k-value runs from B×C×H×W; inference only)."""
     B, C, H, W = x.shape
-    if grad:  # unfold + index_select: plain autograd
-        pat = _patches(x, k, s)
-        pat = pat if idx is None else pat.index_select(2, idx)
-        return pat.transpose(1, 2)
     pt, pb, hb = _same_pad(k, s, H)
     pl, pr, wb = _same_pad(k, s, W)
-    xp = F.pad(x, (pl, pr, pt, pb)).contiguous()
-    hp, wp = xp.shape[-2:]
-    # a strided view of every patch; one gather copies only the wanted ones, already patch-major
-    view = xp.as_strided((B, hb, wb, C, k, k), (C * hp * wp, s * wp, s, hp * wp, wp, 1))
+    xp = F.pad(x, (pl, pr, pt, pb)).permute(0, 2, 3, 1).contiguous()
+    hp, wp = xp.shape[1:3]
+    view = xp.as_strided((B, hb, wb, k, k * C), (hp * wp * C, s * wp * C, s * C, wp * C, 1))
     if idx is None:
-        return view.reshape(B, hb * wb, C * k * k)
-    return view[:, idx // wb, idx % wb].reshape(B, idx.numel(), C * k * k)
+        return view.reshape(B, hb * wb, k, k, C)
+    return view[:, idx // wb, idx % wb].view(B, idx.numel(), k, k, C)
+
+
+def _patch_norms(pat: Tensor, inplace: bool) -> Tensor:
+    """B×1×L L2 norms, ``max(norm, 1e-4)``, of unfolded patches B×(C·k²)×L, reduced over the C·k² rows as the
+    reference reduces them: the kernels, and so the scores, then round as the reference's (a box sum of the
+    channel-summed squares is cheaper but rounds otherwise, which the softmax amplifies to 2.5e-5 against the
+    reference fixture). ``inplace`` squares ``pat`` itself."""
+    return torch.sqrt((pat.pow_(2) if inplace else pat.pow(2)).sum(1, keepdim=True)).clamp_min(1e-4)
 
 
 def _dilate(x: Tensor, lo: int, hi: int) -> Tensor:
@@ -314,8 +330,7 @@ class ContextualAttention(nn.Module):
             "scored_patches": pl.n_need,
             "pasted_patches": pl.n_paste,
             "chunks": n_chunks,
-            "flops": 2 * B * pl.scored_rows * wf * pl.n_need * C * self.ksize**2
-            + 2 * B * pl.P * pl.n_paste * C * 4 * r * r,
+            "flops": 2 * B * pl.scored_rows * wf * pl.n_need * C * self.ksize**2 + pl.paste_flops,
         }
         if pl.window is not None and pl.window.crop:
             out_pad = pl.window.place(out_pad, r)
@@ -350,7 +365,7 @@ class ContextualAttention(nn.Module):
         pl.b = b = self.fuse_k - 1 - a if self.fuse else 0
         kp = (k - 1) // 2
         pl.fpad = F.pad(fd, (kp, k - 1 - kp, kp, k - 1 - kp))
-        pl.window = None if region is None else _Window.of(region, r, hf, wf, margin=a + b + 1)
+        pl.window = None if region is None else _Window.of(region, r, hf, wf, a, b)
         if pl.window is not None and pl.window.empty:
             return pl
         if pl.window is not None and pl.window.crop:
@@ -358,18 +373,6 @@ class ContextualAttention(nn.Module):
             pl.fpad = pl.window.gather(pl.fpad, k - 1)
         pl.hf, pl.wf = hf, wf
         pl.P = hf * wf
-
-        # Matching kernels B×L×C·k², L2-normalised with max(norm, 1e-4). The norm is reduced across the
-        # C·k² rows of the unfolded patches, in the order the reference reduces them: the kernels and so the
-        # scores then round exactly as the reference's.
-        pat = _patches(bd, k, s)
-        norm = torch.sqrt(pat.pow(2).sum(1, keepdim=True)).clamp_min(1e-4)
-        if grad:
-            wmat = (pat / norm).transpose(1, 2).contiguous()
-        else:  # divide straight into the transposed layout
-            wmat = pat.new_empty(B, pat.shape[2], pat.shape[1])
-            torch.div(pat, norm, out=wmat.transpose(1, 2))
-        del pat, norm
 
         # After the first fuse the patch axis is in column-major ("work") order, for the second fuse.
         perm = torch.arange(L, device=fg.device).view(pl.hb, pl.wb).t().reshape(-1) if self.fuse else None
@@ -401,13 +404,36 @@ class ContextualAttention(nn.Module):
                 sel = pos[pl.u_idx]
                 pl.sel = None if sel.numel() == int(need.sum()) else sel
         pl.n_need = L if pl.need_idx is None else pl.need_idx.numel()
-        if pl.need_idx is not None:
-            wmat = wmat.index_select(1, pl.need_idx)
+        # Matching kernels B×n_need×C×k×k, L2-normalised with max(norm, 1e-4).
+        pat = _patches(bd, k, s)
+        norm = _patch_norms(pat, inplace=not grad)
+        if grad:  # unfold + index_select: plain autograd
+            wmat = (pat / norm).transpose(1, 2)
+            wmat = wmat if pl.need_idx is None else wmat.index_select(1, pl.need_idx)
+        else:  # only the scored patches, gathered and divided by their norms in one pass into the conv layout
+            norm = norm.squeeze(1) if pl.need_idx is None else norm.squeeze(1)[:, pl.need_idx]
+            wmat = bd.new_empty(B, pl.n_need, C, k, k)
+            pat = _cl_patches(bd, k, s, pl.need_idx).permute(0, 1, 4, 2, 3)
+            torch.div(pat, norm.view(B, pl.n_need, 1, 1, 1), out=wmat)
+        del pat, norm
         pl.wmat = wmat.reshape(B * pl.n_need, C, k, k)
-        # Pasting kernels B×(pasted patches, work order)×C·(2r)²: raw background patches at full resolution.
+        # The pasted patches (work order): raster index of each row of the softmax weights.
         raw_idx = perm if pl.u_idx is None else (pl.u_idx if perm is None else perm[pl.u_idx])
-        pl.raw = _raw_patches(bg, 2 * r, r * s, raw_idx, grad)
-        pl.n_paste = pl.raw.shape[1]
+        if raw_idx is None:
+            raw_idx = torch.arange(L, device=fg.device)
+        pl.n_paste = raw_idx.numel()
+        pl.paste_flops = 0
+        pl.phases = not grad and s == 1
+        if pl.phases:  # the background's r² sub-pixel phases and where each patch lands in them (_paste_phases)
+            pt, pb, _ = _same_pad(2 * r, r, bg.shape[-2])
+            pleft, pright, _ = _same_pad(2 * r, r, bg.shape[-1])
+            bgp = F.pad(bg, (pleft, pright, pt, pb)).view(B, C, pl.hb + 1, r, pl.wb + 1, r)
+            pl.bg_phases = [bgp[:, :, :, qy, :, qx].reshape(B, C, -1) for qy in range(r) for qx in range(r)]
+            py, px = raw_idx // pl.wb, raw_idx % pl.wb
+            pl.shifts = [((py + vy) * (pl.wb + 1) + px + vx, vy, vx) for vy in (0, 1) for vx in (0, 1)]
+        else:
+            # Pasting kernels B×(pasted patches, work order)×C·(2r)²: raw background patches at full resolution.
+            pl.raw = _raw_patches(bg, 2 * r, r * s, raw_idx)
         pl.scored_rows = 0
         return pl
 
@@ -540,22 +566,46 @@ class ContextualAttention(nn.Module):
         """Masked softmax over patches (as the official layer: masked before and after), then paste the raw
         patches with the transposed conv (matmul + overlap-add), into ``out_pad`` rows of band [y0, y1)."""
         r, keep, n_out = self.rate, pl.keep, pl.n_out
+        x0, x1 = 0, pl.wf
+        crop = None
+        if pl.window is not None:  # only the positions some needed output reads: the window less its margin
+            rows, cols = pl.window.rows, pl.window.cols
+            crop = (max(y0, rows.start), min(y1, rows.stop), cols.start, cols.stop)
+            if crop[1] <= crop[0]:
+                return
+            if crop == (y0, y1, x0, x1):
+                crop = None
         denom = None
-        if z.shape[1] > 0:
+        if crop is not None:  # (inference only) scaled straight into a compact buffer: no extra pass
+            B, n = z.shape[:2]
+            zv = z.view(B, n, y1 - y0, pl.wf)[:, :, crop[0] - y0 : crop[1] - y0, crop[2] : crop[3]]
+            y0, y1, x0, x1 = crop
+            size = B * n * (y1 - y0) * (x1 - x0)
+            dtype = torch.float32 if z.element_size() < 4 else z.dtype  # the softmax in fp32, as below
+            if getattr(pl, "crop_buf", None) is None or pl.crop_buf.numel() < size:
+                pl.crop_buf = z.new_empty(z.numel(), dtype=dtype)  # the largest crop is at most a whole chunk
+            z = torch.mul(zv, self.softmax_scale, out=pl.crop_buf[:size].view(zv.shape)).view(B, n, -1)
+        elif z.shape[1] > 0:
             z = fp32(z)  # the softmax in fp32 under bf16/fp16 autocast (exp of scaled scores overflows fp16)
             z = z.mul_(self.softmax_scale) if inplace else z * self.softmax_scale
+        if z.shape[1] > 0:
             if keep is not None:  # a patch this sample excludes but another one uses: score 0 here
                 z = z.mul_(keep) if inplace else z * keep
             m = z.detach().amax(1, keepdim=True)
             if n_out > 0:
                 m.clamp_min_(0.0)  # the excluded patches' zero scores take part in the max
             z = z.sub_(m) if inplace else z - m
-            if z.device.type == "cpu" and z.dtype in (torch.float32, torch.float64):
-                # exp() of far-below-max scores would land in the slow denormal range on CPU; clamped they
-                # give ~1e-38 (float32) instead of 0, which changes no sum
+            cpu = z.device.type == "cpu" and z.dtype in (torch.float32, torch.float64)
+            if cpu:  # exp() of far-below-max scores would take x86's slow denormal path: clamped, e^floor ≈ 4e-38
                 floor = math.log(torch.finfo(z.dtype).tiny) + 1.0
                 z = z.clamp_min_(floor) if inplace else z.clamp_min(floor)
             z = z.exp_() if inplace else torch.exp(z)
+            if cpu:
+                # weights below √tiny (float32: ≈ 1e-19 of the largest) become exactly 0, or their products with
+                # the raw patches in the paste matmul would be denormal, which x86 CPUs compute many times slower;
+                # together they stay below 1e-14 of the largest term, so no sum changes
+                cut = math.exp(0.5 * math.log(torch.finfo(z.dtype).tiny))
+                z = torch.threshold_(z, cut, 0.0) if inplace else F.threshold(z, cut, 0.0)
             denom = z.sum(1, keepdim=True)
             if n_out > 0:
                 denom = denom + n_out * torch.exp(-m)
@@ -563,6 +613,11 @@ class ContextualAttention(nn.Module):
                 z = z.mul_(keep) if inplace else z * keep
             if offsets is not None:
                 self._record_offsets(pl, offsets, z, y0, y1)
+        if pl.phases:
+            if denom is not None:
+                z = z.div_(denom)
+            self._paste_phases(pl, z, y0, y1, x0, x1, out_pad)
+            return
         # dividing the pasted patches instead of the scores is cheaper when there are more patches than
         # pasted values per position
         late = denom is not None and z.shape[1] > pl.raw.shape[2]
@@ -571,8 +626,34 @@ class ContextualAttention(nn.Module):
         cols = torch.matmul(pl.raw.transpose(1, 2), z.to(pl.raw.dtype))
         if late:
             cols = cols.div_(denom) if inplace else cols / denom
-        strip = F.fold(cols, ((y1 - y0 + 1) * r, (pl.wf + 1) * r), 2 * r, stride=r)
-        out_pad[:, :, y0 * r : (y1 + 1) * r].add_(strip)
+        pl.paste_flops += 2 * cols.numel() * z.shape[1]
+        strip = F.fold(cols, ((y1 - y0 + 1) * r, (x1 - x0 + 1) * r), 2 * r, stride=r)
+        out_pad[:, :, y0 * r : (y1 + 1) * r, x0 * r : (x1 + 1) * r].add_(strip)
+
+    def _paste_phases(self, pl, z: Tensor, y0: int, y1: int, x0: int, x1: int, out_pad: Tensor) -> None:
+        """The paste (the official transposed convolution) of positions [y0, y1)×[x0, x1) by sub-pixel phases
+        (inference, stride 1): a 2r×2r patch pasted at stride r adds to each output pixel from the four
+        positions p − v, v ∈ {0, 1}², with the raw patch's pixel at the same phase q = pixel mod r, which is
+        background pixel r·(patch + v) + q. So the output's phase q at position p is Σ_i bg_q[i]·W[i, p] with
+        W[i, p] = Σ_v w[patch i − v, p − v]: four shifted adds of the softmax weights, then r² matmuls
+        C×patches×positions — a quarter of the matmul + overlap-add's multiply-adds, the same sums."""
+        r = self.rate
+        B, n = z.shape[:2]
+        rows, cols = y1 - y0, x1 - x0
+        n_ext = pl.bg_phases[0].shape[-1]
+        size = B * n_ext * (rows + 1) * (cols + 1)
+        if getattr(pl, "phase_buf", None) is None or pl.phase_buf.numel() < size:
+            pl.phase_buf = z.new_empty(size)  # the first chunk is the largest
+        w = pl.phase_buf[:size].view(B, n_ext, rows + 1, cols + 1).zero_()
+        zv = z.view(B, n, rows, cols)
+        for ext, vy, vx in pl.shifts:
+            w[:, :, vy : vy + rows, vx : vx + cols].index_add_(1, ext, zv)
+        w = w.view(B, n_ext, -1)
+        for i, phase in enumerate(pl.bg_phases):
+            qy, qx = divmod(i, r)
+            part = torch.matmul(phase, w.to(phase.dtype)).view(B, -1, rows + 1, cols + 1)
+            out_pad[:, :, r * y0 + qy : r * (y1 + 1) : r, r * x0 + qx : r * (x1 + 1) : r].add_(part)
+        pl.paste_flops += 2 * B * pl.C * n_ext * (rows + 1) * (cols + 1) * r * r
 
     # ------------------------------------------------------------------ helpers
     def _usable(self, mask: Tensor | None, B: int, hf: int, wf: int) -> Tensor | None:
@@ -613,25 +694,32 @@ class ContextualAttention(nn.Module):
 class _Window:
     """The matching positions a ``region`` of needed outputs depends on: per sample a window of one size
     (``h``×``w``, the largest any sample needs) at its own offset (``y0``, ``x0``: B), so the batch stays one
-    tensor.
+    tensor; ``rows``/``cols``: the window's slice that holds every sample's needed positions (softmax and
+    paste run there only).
 
     A matching position p pastes a 2r×2r patch at stride r, so it is needed when that footprint meets the
     region (one max-pool). Its fused score reads raw scores of the positions up to ``a``/``b`` away in raster
-    order and then in column-major order, wrapping across rows/columns at the ends; a window with ``margin``
-    ≥ a + b + 1 positions around the needed ones reproduces those of every needed position exactly, as the
-    window's own wraps happen only in the margin. At an image border the full computation's wrap reaches the
-    far side, so a sample needing positions within ``margin`` of a border takes the whole axis.
+    order and then in column-major order, wrapping across rows/columns at the ends. Away from the image's
+    borders a margin of max(a, b) positions around the needed ones holds every score they read, so the
+    window's own wraps only reach the margin. At a border the full computation's wrap reaches the far side,
+    so a sample needing positions within the margin of a border takes the whole axis; a wrap there moves a read
+    to the neighbouring row or column, from where the other fuse reaches a further max(a, b): the other axis
+    then keeps a margin of max(a, b) + 1. Both margins are tight (one less fails the exactness tests).
     """
 
-    def __init__(self, full: tuple[int, int], empty: bool, crop: bool, y0=None, x0=None, h=0, w=0) -> None:
+    def __init__(self, full: tuple[int, int], empty: bool, crop: bool, y0=None, x0=None, h=0, w=0,
+                 rows: slice = slice(0), cols: slice = slice(0)) -> None:
         self.full, self.empty, self.crop, self.y0, self.x0, self.h, self.w = full, empty, crop, y0, x0, h, w
+        self.rows, self.cols = rows, cols
 
     @staticmethod
-    def _axis(need: Tensor, has: Tensor, n: int, margin: int) -> tuple[Tensor, int]:
-        """need: B×n bool along one axis → (per-sample window start B, window length)."""
-        ar = torch.arange(n, device=need.device)
-        lo = torch.where(need, ar, n).amin(1)
-        hi = torch.where(need, ar + 1, 0).amax(1)
+    def margins(a: int, b: int) -> tuple[int, int]:
+        """(margin away from the borders, margin of the other axis when one axis is whole)."""
+        return max(a, b), max(a, b) + 1
+
+    @staticmethod
+    def _axis(lo: Tensor, hi: Tensor, has: Tensor, n: int, margin: int) -> tuple[Tensor, int]:
+        """Needed [lo, hi) per sample along one axis of length n → (per-sample window start B, length)."""
         if bool((has & ((lo < margin) | (hi > n - margin))).any()):
             return torch.zeros_like(lo), n
         size = min(n, int(torch.where(has, hi - lo, 0).amax()) + 2 * margin)
@@ -639,16 +727,27 @@ class _Window:
         return start, size
 
     @classmethod
-    def of(cls, region: Tensor, r: int, hf: int, wf: int, margin: int) -> _Window:
+    def of(cls, region: Tensor, r: int, hf: int, wf: int, a: int, b: int) -> _Window:
         c0 = r // 2  # the paste's crop: output row Y comes from padded row Y + c0
         reg = F.pad((region != 0).to(torch.float32), (c0, r - c0, c0, r - c0))
         need = F.max_pool2d(reg, 2 * r, stride=r)[:, 0] > 0  # B×hf×wf matching positions needed
         has = need.flatten(1).any(1)
         if not bool(has.any()):
             return cls((hf, wf), empty=True, crop=False)
-        y0, h = cls._axis(need.any(2), has, hf, margin)
-        x0, w = cls._axis(need.any(1), has, wf, margin)
-        return cls((hf, wf), empty=False, crop=(h, w) != (hf, wf), y0=y0, x0=x0, h=h, w=w)
+        bounds = []
+        for along, n in ((need.any(2), hf), (need.any(1), wf)):  # needed [lo, hi) of each sample per axis
+            ar = torch.arange(n, device=need.device)
+            bounds.append((torch.where(along, ar, n).amin(1), torch.where(along, ar + 1, 0).amax(1), n))
+        interior, wrapped = cls.margins(a, b)
+        (y0, h), (x0, w) = (cls._axis(lo, hi, has, n, interior) for lo, hi, n in bounds)
+        if (h, w) != (hf, wf) and (h == hf or w == wf):  # one axis whole: its wraps chain into the other
+            (y0, h), (x0, w) = (cls._axis(lo, hi, has, n, wrapped) for lo, hi, n in bounds)
+
+        def inner(lo: Tensor, hi: Tensor, n: int, start: Tensor) -> slice:
+            return slice(int(torch.where(has, lo - start, n).amin()), int(torch.where(has, hi - start, 0).amax()))
+
+        rows, cols = inner(*bounds[0], y0), inner(*bounds[1], x0)
+        return cls((hf, wf), empty=False, crop=(h, w) != (hf, wf), y0=y0, x0=x0, h=h, w=w, rows=rows, cols=cols)
 
     def _index(self, extra_h: int, extra_w: int, scale: int = 1):
         dev = self.y0.device

@@ -89,11 +89,17 @@ class SamePad2d(nn.Module):
 class PaddedConv2d(nn.Conv2d):
     """nn.Conv2d with a named padding rule: TF "SAME" (DeepFill v1 Sec. 3.1 code) or symmetric (CR-Fill code).
 
-    State-dict keys are those of nn.Conv2d (``weight``, ``bias``). "same_tf" always pads explicitly, even
-    where the rule is symmetric: CPU conv kernels round differently with built-in padding, and matching the
-    TF-port reference (explicit pad, then an unpadded conv) keeps DeepFill v2 within 1e-4 of it (1.1e-4
-    otherwise, as the attention softmax amplifies rounding).
+    State-dict keys are those of nn.Conv2d (``weight``, ``bias``). For a stride-1 convolution with an odd
+    effective kernel TF "SAME" is symmetric, so "same_tf" uses the convolution's own padding there when it is at
+    most ``BUILTIN_PAD_MAX`` per side: oneDNN (CPU) then computes the same bits as an explicit pad followed by an
+    unpadded convolution (every such DeepFill layer, 64²–1024² features, 1–2 threads:
+    ``tests/nn/test_padding.py``), without the padded copy of the input (DeepFill v2 at 1024²: 16 % of the
+    generator's CPU time). Larger paddings (the dilation-8 and -16 layers) make oneDNN pick kernels that round
+    differently (2e-8 per layer, which the attention's softmax amplifies to 9e-5 against the reference fixture)
+    and the stride-2 layers pad more after than before: both pad explicitly, as the TF-port reference does.
     """
+
+    BUILTIN_PAD_MAX = 4
 
     def __init__(
         self,
@@ -108,8 +114,11 @@ class PaddedConv2d(nn.Conv2d):
         _check_mode(padding)
         if not isinstance(kernel_size, int):
             raise TypeError(f"PaddedConv2d takes a square kernel as an int, got kernel_size={kernel_size!r}")
-        self.tf_same = padding == "same_tf"
-        conv_pad = 0 if self.tf_same else symmetric_padding(kernel_size, dilation)
+        sym = symmetric_padding(kernel_size, dilation)
+        symmetric_same = stride == 1 and (kernel_size - 1) * dilation % 2 == 0 and sym <= self.BUILTIN_PAD_MAX
+        # pad explicitly before every call (TF "SAME" that the convolution's own padding cannot express)
+        self.tf_same = padding == "same_tf" and not symmetric_same
+        conv_pad = 0 if self.tf_same else sym
         mode = "zeros" if padding == "same_tf" else padding
         super().__init__(
             in_channels,
