@@ -36,11 +36,11 @@ import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from inpaintlab.conventions import CONFIG_DIR as CONF_DIR
 from inpaintlab.errors import ConfigError
 from inpaintlab.utils.runtime import guarded, register_resolvers
 
 log = logging.getLogger("inpaintlab.compare")
-CONF_DIR = Path(__file__).resolve().parent / "conf"
 METRICS = ("psnr", "ssim", "l1", "psnr_hole", "l1_hole", "lpips")
 # std over the hole pixels of the fill and of the truth ([0, 1]): a constant fill has 0 (compare_report.learned)
 CONTRAST = ("hole_std", "hole_std_true")

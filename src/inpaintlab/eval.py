@@ -10,6 +10,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from inpaintlab.conventions import find_run_config, parse_value
 from inpaintlab.errors import ConfigError
 from inpaintlab.train import build
 from inpaintlab.utils.runtime import (
@@ -26,23 +27,12 @@ register_resolvers()
 METRIC_ORDER = ("psnr", "ssim", "l1", "psnr_hole", "l1_hole", "grad_l1_hole", "loss")
 
 
-def find_run_config(ckpt_path: Path) -> Path | None:
-    """The resolved config.yaml of the run that wrote ``ckpt_path`` (<run>/checkpoints/x.ckpt)."""
-    for parent in (ckpt_path.parent, ckpt_path.parent.parent):
-        if (parent / "config.yaml").is_file():
-            return parent / "config.yaml"
-    return None
-
-
 def _yaml_value(value: str):
-    """A command-line override's value as Hydra reads it (``64`` → int, ``[1, 2]`` → list, ``null`` → None)."""
-    import yaml
-
-    if not value:
-        return None
+    """A command-line override's value as Hydra reads it (``64`` → int, ``[1, 2]`` → list, ``null`` → None); text
+    that is not YAML stays text (Hydra accepted the override already)."""
     try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError:
+        return parse_value(value)
+    except ValueError:
         return value
 
 

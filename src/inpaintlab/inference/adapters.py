@@ -17,13 +17,14 @@ Generators without a registered adapter use ``Adapter``: ``generator(image·(1�
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from inpaintlab.conventions import composite
 from inpaintlab.errors import ConfigError
 
 _REGISTRY: dict[type, type[Adapter]] = {}
@@ -126,10 +127,11 @@ def adapter_for(generator: nn.Module, discriminator: nn.Module | None = None, **
 
 
 @torch.no_grad()
-def fill_composite(adapter: Adapter, image: Tensor, mask: Tensor) -> Tensor:
-    """fill → composite → postprocess → composite: the filled image with every known pixel as given."""
+def fill_composite(adapter: Adapter, image: Tensor, mask: Tensor,
+                   fill: Callable[[Adapter, Tensor, Tensor], Tensor] | None = None) -> Tensor:
+    """fill → composite → postprocess → composite: the filled image with every known pixel as given. ``fill``:
+    the raw fill (default ``adapter.fill`` at the adapter's own size; ``inference.sizing.fill_any_size``)."""
     with adapter.compositing():
-        filled = adapter.fill(image, mask)
-    out = filled * mask + image * (1.0 - mask)
-    out = adapter.postprocess(image, mask, out)
-    return out * mask + image * (1.0 - mask)
+        filled = adapter.fill(image, mask) if fill is None else fill(adapter, image, mask)
+    out = adapter.postprocess(image, mask, composite(filled, image, mask))
+    return composite(out, image, mask)

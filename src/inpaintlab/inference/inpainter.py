@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from inpaintlab.conventions import from_uint8, to_pixel_values
 from inpaintlab.inference.adapters import Adapter, adapter_for
 from inpaintlab.inference.loading import LoadedModel, load_model
 from inpaintlab.inference.pictures import Picture, as_displayed, check_sizes, compose, read_mask, read_picture
@@ -142,10 +143,10 @@ class Inpainter:
         """H×W×C pixels of ``pic`` with the ``hole`` (H×W bool) filled, composed in integer space."""
         if not hole.any():
             return pic.pixels.copy()
-        x = torch.from_numpy(pic.rgb).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)  # as data.transforms
+        x = from_uint8(torch.from_numpy(pic.rgb).permute(2, 0, 1)[None])
         m = torch.from_numpy(hole)[None, None].float()
         out = self.fill_tensor(x, m)[0]
-        generated = out.float().add(1.0).mul(127.5).permute(1, 2, 0).cpu().numpy()
+        generated = to_pixel_values(out).permute(1, 2, 0).cpu().numpy()
         return compose(pic, hole, generated)
 
     def fill(self, image: Any, mask: Any, *, keep_layout: bool = True) -> np.ndarray:

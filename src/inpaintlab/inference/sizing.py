@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from inpaintlab.errors import ConfigError
-from inpaintlab.inference.adapters import Adapter
+from inpaintlab.inference.adapters import Adapter, fill_composite
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, PIL's convert("L")
 
@@ -86,11 +86,7 @@ def fill_any_size(adapter: Adapter, image: Tensor, mask: Tensor) -> Tensor:
 
 def composite_any_size(adapter: Adapter, image: Tensor, mask: Tensor) -> Tensor:
     """fill → composite → postprocess → composite at the picture's own size: every known pixel as given."""
-    with adapter.compositing():
-        filled = fill_any_size(adapter, image, mask)
-    out = filled * mask + image * (1.0 - mask)
-    out = adapter.postprocess(image, mask, out)
-    return out * mask + image * (1.0 - mask)
+    return fill_composite(adapter, image, mask, fill=fill_any_size)
 
 
 def check_batch(image: Tensor, mask: Tensor) -> None:

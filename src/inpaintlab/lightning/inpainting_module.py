@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 import lightning as L
+from inpaintlab.conventions import composite
 from inpaintlab.errors import ConfigError
 from inpaintlab.lightning.phases import DEFAULT_PHASE, Phase, PhaseSchedule
 from inpaintlab.losses.adversarial import AdversarialLoss
@@ -22,11 +23,6 @@ log = logging.getLogger(__name__)
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
-
-
-def composite(output: Tensor, image: Tensor, mask: Tensor) -> Tensor:
-    """output·mask + image·(1−mask): generated pixels in the hole, the known pixels exactly as given."""
-    return output * mask + image * (1.0 - mask)
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """BTGMI's Patch Perceptual Loss (003 Sec. 3.2, Eq. 2): LPIPS between hole patches, at two scales, per hole.
 
-Batched from end to end: the holes of the whole batch are found at once (:func:`hole_boxes`, connected
+Batched from end to end: the holes of the whole batch are found at once (:func:`component_boxes`, connected
 components by max-propagation with pointer jumping), and every patch of every hole at both scales is resampled
 to ``crop_size``² in one ``torchvision.ops.roi_align`` call, then one LPIPS forward scores them all.
 """
@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from inpaintlab.conventions import composite
 from inpaintlab.errors import ConfigError
 from inpaintlab.losses.base import LossTerm
 
@@ -36,9 +37,9 @@ def connected_components(mask: Tensor) -> Tensor:
         labels = jumped
 
 
-def hole_boxes(mask: Tensor) -> tuple[Tensor, Tensor]:
+def component_boxes(mask: Tensor) -> tuple[Tensor, Tensor]:
     """Bounding boxes of every hole (8-connected component) of the batch: (batch index K, boxes K×4 as
-    x0, y0, x1, y1 in pixel-edge coordinates — pixel columns x0 … x1−1), sorted by (sample, component)."""
+    (top, left, height, width), the package's box convention), sorted by (sample, component)."""
     b, _, h, w = mask.shape
     labels = connected_components(mask).flatten(1)
     hole = labels >= 0
@@ -53,30 +54,33 @@ def hole_boxes(mask: Tensor) -> tuple[Tensor, Tensor]:
         init = torch.full((k,), h * w if how == "amin" else -1, dtype=values.dtype, device=values.device)
         return init.scatter_reduce(0, inverse, values, reduce=how, include_self=False)
 
-    boxes = torch.stack([reduce(xs, "amin"), reduce(ys, "amin"), reduce(xs, "amax") + 1, reduce(ys, "amax") + 1], 1)
+    top, left = reduce(ys, "amin"), reduce(xs, "amin")
+    boxes = torch.stack([top, left, reduce(ys, "amax") + 1 - top, reduce(xs, "amax") + 1 - left], 1)
     return uniq // (h * w), boxes
 
 
 def zoom_boxes(boxes: Tensor, factor: float, height: int, width: int) -> Tensor:
-    """Boxes scaled by ``factor`` about their centres, shifted back inside the image (and clipped to it if
-    larger): the zoomed-out patch that "covers a larger contextual area" (Sec. 3.2)."""
+    """(top, left, height, width) boxes scaled by ``factor`` about their centres, shifted back inside the image
+    (and clipped to it if larger): the zoomed-out patch that "covers a larger contextual area" (Sec. 3.2)."""
     boxes = boxes.to(torch.float32)
-    size = (boxes[:, 2:] - boxes[:, :2]) * factor
-    limit = torch.tensor([width, height], dtype=boxes.dtype, device=boxes.device)
+    size = boxes[:, 2:] * factor
+    limit = torch.tensor([height, width], dtype=boxes.dtype, device=boxes.device)
     size = torch.minimum(size, limit)
-    centre = (boxes[:, 2:] + boxes[:, :2]) / 2
+    centre = boxes[:, :2] + boxes[:, 2:] / 2
     lo = (centre - size / 2).clamp_min(0)
     lo = torch.minimum(lo, limit - size)
-    return torch.cat([lo, lo + size], 1)
+    return torch.cat([lo, size], 1)
 
 
 def crop_patches(images: Tensor, batch_index: Tensor, boxes: Tensor, size: int) -> Tensor:
-    """Every box of ``images[batch_index]`` resampled to ``size``² in one ``roi_align`` call (bilinear samples
-    averaged per output bin; a box of exactly ``size`` pixels gives its pixels unchanged)."""
+    """Every (top, left, height, width) box of ``images[batch_index]`` resampled to ``size``² in one ``roi_align``
+    call (bilinear samples averaged per output bin; a box of exactly ``size`` pixels gives its pixels unchanged)."""
     from torchvision.ops import roi_align
 
-    # float32 coordinates (and samples): half-precision boxes would be off by pixels at 512²
-    rois = torch.cat([batch_index[:, None].float(), boxes.float()], 1)
+    # float32 coordinates (and samples): half-precision boxes would be off by pixels at 512²; roi_align takes
+    # pixel-edge corners (x0, y0, x1, y1)
+    t, l, h, w = boxes.float().unbind(1)
+    rois = torch.stack([batch_index.float(), l, t, l + w, t + h], 1)
     crops = roi_align(images.float(), rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
     return crops.to(images.dtype)
 
@@ -145,8 +149,8 @@ class PatchPerceptualLoss(LossTerm):
     def patches(self, pred: Tensor, target: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(pred patches, target patches, batch index) for [all local boxes; all zoomed boxes]."""
         if self.composite:
-            pred = pred * mask + target * (1.0 - mask)
-        index, boxes = hole_boxes(mask)
+            pred = composite(pred, target, mask)
+        index, boxes = component_boxes(mask)
         h, w = mask.shape[-2:]
         all_boxes = torch.cat([boxes.to(torch.float32), zoom_boxes(boxes, self.zoom, h, w)])
         all_index = torch.cat([index, index])

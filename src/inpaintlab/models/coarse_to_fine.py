@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from inpaintlab.conventions import check_mask
 from inpaintlab.nn.gated_conv import CONV_TYPES, ConvBlock, UpConv, make_conv
 from inpaintlab.nn.padding import PADDING_MODES
 
@@ -338,16 +339,7 @@ class CoarseToFineGenerator(nn.Module):
                 f"{name} expects a B×{self.in_channels}×H×W masked image, "
                 f"got shape {tuple(masked_image.shape)}"
             )
-        if (
-            mask.dim() != 4
-            or mask.shape[1] != 1
-            or mask.shape[0] != masked_image.shape[0]
-            or (mask.shape[2:] != masked_image.shape[2:])
-        ):
-            raise ValueError(
-                f"{name} expects a B×1×H×W mask (1 = hole) matching the image {tuple(masked_image.shape)}, "
-                f"got {tuple(mask.shape)}"
-            )
+        check_mask(mask, masked_image, who=name)
         h, w = masked_image.shape[2:]
         m = self.size_multiple
         if h % m or w % m:

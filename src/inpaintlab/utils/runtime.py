@@ -14,6 +14,7 @@ from typing import Any
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
+from inpaintlab.conventions import CONFIG_DIR
 from inpaintlab.errors import InpaintlabError
 
 log = logging.getLogger("inpaintlab")
@@ -80,7 +81,7 @@ def refuse_existing_run_dir(argv: list[str], prog: str = "inpaintlab") -> None:
 
 def check_group_choices(argv: list[str], prog: str = "inpaintlab") -> None:
     """``experiment=typo`` (or any config group): one line listing the choices, instead of Hydra's several."""
-    conf = Path(__file__).resolve().parents[1] / "conf"
+    conf = CONFIG_DIR
     if any(a.startswith(("hydra.searchpath", "+hydra.searchpath", "--config-dir", "-cd", "--config-path", "-cp"))
            for a in argv):
         return  # configs from elsewhere: Hydra decides
@@ -133,7 +134,7 @@ def check_composes(argv: list[str], config_name: str, prog: str = "inpaintlab") 
             else:
                 first.append(o.input_line)
         GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             compose(config_name=config_name, overrides=first)
     except Exception as e:  # noqa: BLE001 - Hydra's parse and composition errors, shown in one line
         lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.startswith((" ", "\t"))]
