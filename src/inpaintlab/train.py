@@ -188,7 +188,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(model=model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
         if trainer.is_global_zero:
-            from inpaintlab.eval import write_report
+            from inpaintlab.report import write_report
 
             suites = datamodule.suite_names("test") if hasattr(datamodule, "suite_names") else []
             tested = {k.removeprefix("test/"): float(v) for k, v in trainer.callback_metrics.items()

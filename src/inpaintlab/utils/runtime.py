@@ -15,7 +15,7 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from inpaintlab.conventions import CONFIG_DIR
-from inpaintlab.errors import InpaintlabError
+from inpaintlab.errors import ConfigError, InpaintlabError
 
 log = logging.getLogger("inpaintlab")
 
@@ -46,12 +46,30 @@ def unique_dir(path: str) -> str:
             candidate = base.with_name(f"{base.name}_{n}")
 
 
+def total_steps(*parts: Any) -> int:
+    """Iterations of a schedule: the sum of numbers and of phase lists' ``steps`` (``${total_steps:${model.phases.phases}}``
+    for ``trainer.max_steps``, so the phase lengths are written once)."""
+    total = 0
+    for part in parts:
+        if isinstance(part, (int, float, str)):
+            total += int(part)
+            continue
+        for phase in part:
+            if phase.get("steps") is None:
+                raise ConfigError(f"total_steps: phase {phase.get('name')!r} has no steps (an open-ended phase has no total)")
+            total += int(phase["steps"])
+    return total
+
+
 def register_resolvers() -> None:
-    """`${wandb_offline:}`: offline unless the user configured wandb; `${unique_dir:PATH}`: a new folder."""
+    """`${wandb_offline:}`: offline unless the user configured wandb; `${unique_dir:PATH}`: a new folder;
+    `${total_steps:…}`: a schedule's iterations (``total_steps``)."""
     if not OmegaConf.has_resolver("wandb_offline"):
         OmegaConf.register_new_resolver("wandb_offline", lambda: not wandb_configured())
     if not OmegaConf.has_resolver("unique_dir"):
         OmegaConf.register_new_resolver("unique_dir", unique_dir, use_cache=True)
+    if not OmegaConf.has_resolver("total_steps"):
+        OmegaConf.register_new_resolver("total_steps", total_steps)
 
 
 RUN_MARKERS = ("config.yaml", "metrics.json", "checkpoints", "csv")
