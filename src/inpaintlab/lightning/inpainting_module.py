@@ -198,7 +198,7 @@ class InpaintingModule(L.LightningModule):
         return out
 
     def generator_forward(self, image: Tensor, mask: Tensor) -> Mapping[str, Tensor]:
-        """Runs the generator on the masked image (DESIGN.md: the network never sees hole pixels)."""
+        """Runs the generator on the masked image (docs/design.md: the network never sees hole pixels)."""
         out = self.generator(image * (1.0 - mask), mask)
         return out if isinstance(out, Mapping) else {"output": out}
 

@@ -1,6 +1,6 @@
 """The coarse-to-fine generator shared by DeepFill v1, DeepFill v2 and CR-Fill.
 
-One topology, three papers (DESIGN.md: the conv type is a parameter, not three copies):
+One topology, three papers (docs/design.md: the conv type is a parameter, not three copies):
 
 ================  ==========  ====  ==========  =========  =======  ===============
 paper             conv_type   cnum  padding     attention  out_act  refine input
