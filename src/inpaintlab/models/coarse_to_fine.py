@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from inpaintlab.conventions import check_mask
+from inpaintlab.conventions import check_mask, composite
 from inpaintlab.nn.gated_conv import CONV_TYPES, ConvBlock, UpConv, make_conv
 from inpaintlab.nn.padding import PADDING_MODES
 
@@ -367,7 +367,7 @@ class CoarseToFineGenerator(nn.Module):
         mask = mask.to(masked_image.dtype)
         ones = torch.ones_like(mask)
         coarse = self._out(self.coarse(torch.cat([masked_image, ones, mask], dim=1)))
-        pasted = coarse * mask + masked_image * (1.0 - mask)
+        pasted = composite(coarse, masked_image, mask)
         refine_in = torch.cat([pasted, ones, mask], dim=1) if self.refine_with_mask else pasted
         raw, extras = self.refine(refine_in, mask, region)
         out = {"output": self._out(raw), "coarse": coarse}
