@@ -228,7 +228,7 @@ def aim_overhead(side: int, batch: int, iters: int) -> dict:
     from hydra.utils import instantiate
 
     import lightning as L
-    from inpaintlab.lightning.inpainting_module import composite
+    from inpaintlab.conventions import composite
 
     with initialize_config_module("inpaintlab.conf", version_base="1.3"):
         cfg = compose("train", overrides=["experiment=deepfill_v2_places2", f"data.dataset.image_size={side}"])

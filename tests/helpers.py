@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-import inpaintlab
+from inpaintlab.conventions import CONFIG_DIR
 
-CONF_DIR = Path(inpaintlab.__file__).resolve().parent / "conf"
+CONF_DIR = CONFIG_DIR
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
 CPU_CLAMP = [

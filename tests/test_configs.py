@@ -42,15 +42,29 @@ def test_groups_are_populated():
     assert len(OPTIONS) > 40
 
 
+def _public_path(obj) -> str:
+    """The one ``_target_`` style: the shortest import path that names ``obj`` — its package's export where the
+    package exports it (``inpaintlab.losses.L1Loss``), else its module (``inpaintlab.models.btgmi.BTGMIGenerator``)."""
+    import importlib
+
+    parts = obj.__module__.split(".")
+    for i in range(1, len(parts) + 1):
+        if getattr(importlib.import_module(".".join(parts[:i])), obj.__qualname__, None) is obj:
+            return f"{'.'.join(parts[:i])}.{obj.__qualname__}"
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_targets_exist(group, option, tmp_path):
     cfg = compose_config([*CONTEXT.get(group, []), f"{group}={option}"], tmp_path)
     body = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     for path, target in _targets(body):
         try:
-            get_object(target)
+            obj = get_object(target)
         except Exception as e:  # noqa: BLE001 - report which node names a missing object
             pytest.fail(f"{group}={option}: {path}._target_={target} cannot be imported ({e})")
+        if target.startswith("inpaintlab."):
+            assert target == _public_path(obj), f"{group}={option}: {path}._target_ is not in the one style"
 
 
 def test_debug_default_is_short_and_loggerless_except_csv(tmp_path):

@@ -9,11 +9,12 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 
 from helpers import compose_config
+from inpaintlab.conventions import centred_crop, hole_boxes
 from inpaintlab.data.masks import DeepFillBoxMask, FreeFormMask, UnionMask
 from inpaintlab.losses import HingeGANLoss, L1Loss, MaskedL1Loss, WGANGPLoss
 from inpaintlab.losses.spatial_discount import SpatiallyDiscountedL1
 from inpaintlab.models.coarse_to_fine import CoarseToFineGenerator, deepfill_v1, deepfill_v2
-from inpaintlab.models.deepfill_discriminators import GlobalLocalCritic, crop_local, hole_bboxes
+from inpaintlab.models.deepfill_discriminators import GlobalLocalCritic
 from inpaintlab.models.patch_discriminators import SNPatchGAN
 
 V1 = ("deepfill_v1_places2", "deepfill_v1_celeba")
@@ -161,7 +162,7 @@ def test_v1_generator_objective_is_the_official_one(tmp_path):
     assert total.item() == pytest.approx(expected.item(), rel=1e-10)
     assert logs["loss/adv_g"].item() == pytest.approx(adv.item(), rel=1e-10)
     # the local critic's hole-centred window is the official local patch of the unshrunk box
-    assert crop_local(x, 16, hole_bboxes(m))[1].tolist() == [[t, l], [t, l]]
+    assert centred_crop(x, 16, hole_boxes(m))[1].tolist() == [[t, l], [t, l]]
 
 
 def _probe_gradient(f, shape):
@@ -185,7 +186,7 @@ def test_v1_masked_gradient_penalty_closed_form_over_global_local_dict(tmp_path)
     mask[0, :, 2:14, 3:15] = 1  # window rows 0..15 (clamped at the top), cols 1..16
     mask[1, :, 20:30, 18:32] = 1  # window rows 17..32 → clamped to 16..31, cols 16..31
     mask[2, :, 9:23, 9:23] = 1  # a centred 14² hole
-    tops_lefts = crop_local(mask, 16, hole_bboxes(mask))[1]
+    tops_lefts = centred_crop(mask, 16, hole_boxes(mask))[1]
     expected_global, expected_local = 0.0, 0.0
     for b in range(3):
         mb = mask[b]

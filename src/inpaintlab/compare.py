@@ -36,16 +36,14 @@ import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from inpaintlab.conventions import CONFIG_DIR as CONF_DIR
 from inpaintlab.errors import ConfigError
 from inpaintlab.utils.runtime import guarded, register_resolvers
 
 log = logging.getLogger("inpaintlab.compare")
-CONF_DIR = Path(__file__).resolve().parent / "conf"
 METRICS = ("psnr", "ssim", "l1", "psnr_hole", "l1_hole", "lpips")
 # std over the hole pixels of the fill and of the truth ([0, 1]): a constant fill has 0 (compare_report.learned)
 CONTRAST = ("hole_std", "hole_std_true")
-# keys of the comparison app that change no number (where it writes, how it schedules, what it publishes)
-RUN_KEYS = ("out", "reuse", "jobs", "launcher", "device", "publish")
 # torch-fidelity's Inception (FID/KID), as torchmetrics loads it from torch's hub cache
 INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"
 
@@ -372,15 +370,6 @@ def selected_methods(c: dict, wanted: Any) -> list[str]:
     return chosen
 
 
-def config_hash(cfg: DictConfig) -> str:
-    """The hash of everything in the composed comparison config that can change a number (``RUN_KEYS`` left out),
-    unresolved: the same on every machine for the same command line."""
-    from inpaintlab.utils.provenance import config_hash as digest
-
-    return digest({k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items()
-                   if k not in RUN_KEYS and k != "hydra"})
-
-
 def _command_line() -> tuple[str, list[str]]:
     """(the command as typed, its overrides) of the running Hydra app; ("inpaintlab-compare", []) outside one."""
     from hydra.core.hydra_config import HydraConfig
@@ -484,7 +473,7 @@ def _pooled(per_seed: list[dict], keys: tuple[str, ...]) -> list[dict]:
 
 def run(cfg: DictConfig) -> dict:
     """Train (unless ``reuse``), evaluate, write the four files (and ``publish`` them); returns the record."""
-    from inpaintlab.compare_report import draw_bars, draw_grid, markdown
+    from inpaintlab.compare_report import config_hash, draw_bars, draw_grid, markdown
     from inpaintlab.utils.provenance import provenance
 
     t0 = time.time()

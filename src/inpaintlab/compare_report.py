@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
+# keys of the comparison app that change no number (where it writes, how it schedules, what it publishes)
+RUN_KEYS = ("out", "reuse", "jobs", "launcher", "device", "publish")
+
 # metric → (heading, lower is better); the tables show these, results.json holds every per-image metric
 SHOWN = {
     "l1_hole": ("L1 in the hole ([0, 1] images, ↓)", True),
@@ -287,15 +290,26 @@ def blocks(doc: Path) -> list[tuple[Path, str]]:
     return [(doc.parent / "images" / m.group(2), m.group(0)) for m in re.finditer(pattern, doc.read_text(), re.S)]
 
 
+def config_hash(cfg: Any) -> str:
+    """The hash of everything in the composed comparison config that can change a number (``RUN_KEYS`` left out),
+    unresolved: the same on every machine for the same command line."""
+    from omegaconf import OmegaConf
+
+    from inpaintlab.utils.provenance import config_hash as digest
+
+    return digest({k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items()
+                   if k not in RUN_KEYS and k != "hydra"})
+
+
 def current_hash(overrides: list[str]) -> str:
-    """The config hash ``inpaintlab-compare <overrides>`` would record now (``inpaintlab.compare.config_hash``)."""
+    """The config hash ``inpaintlab-compare <overrides>`` would record now (``config_hash``)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from inpaintlab.compare import CONF_DIR, config_hash
+    from inpaintlab.conventions import CONFIG_DIR
 
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return config_hash(compose(config_name="comparison", overrides=overrides))
 
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from inpaintlab.errors import one_line_parser
-from inpaintlab.eval import metrics_table
+from inpaintlab.report import metrics_table
 
 ALPHA_KEY = "model.losses.inp.alpha"
 

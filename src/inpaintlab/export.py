@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from inpaintlab.conventions import composite
 from inpaintlab.errors import ConfigError, exit_code_of, one_line_parser
 from inpaintlab.inference import registry
 from inpaintlab.inference.adapters import Adapter
@@ -143,7 +144,7 @@ class CompositeGraph(nn.Module):
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         filled = fill_any_size(self.adapter, image, mask)
-        return filled * mask + image * (1.0 - mask)
+        return composite(filled, image, mask)
 
 
 def graph_painter(painter: Inpainter, say=print) -> Inpainter:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inpaintlab.conventions import from_uint8, to_uint8
 from inpaintlab.errors import exit_code_of, one_line_parser
 from inpaintlab.inference.pictures import InpaintInputError, load_image, read_mask, read_picture, write_image
 
@@ -148,12 +149,12 @@ def guide(weights: str | Path, image: np.ndarray, guide_rgb: np.ndarray, box: Se
     fg = np.zeros((ih, iw), bool)
     fg[ay:ay + h, ax:ax + w] = _resized(object_mask, (w, h))
     to = painter.device
-    comp_t = torch.from_numpy(composite).permute(2, 0, 1)[None].float().div(127.5).sub(1.0).to(to)
+    comp_t = from_uint8(torch.from_numpy(composite).permute(2, 0, 1)[None]).to(to)
     box_t = torch.from_numpy(boxm)[None, None].float().to(to)
     fg_t = torch.from_numpy(fg)[None, None].float().to(to)
     painter.generator.eval()
     result = painter.adapter.guide(comp_t, box_t, fg_t)[0]
-    pixels = result.add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
+    pixels = to_uint8(result).permute(1, 2, 0).cpu().numpy()
     out = image.copy()
     out[boxm] = pixels[boxm]  # only the box changes: the rest is the input bit for bit
     return out

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from inpaintlab.conventions import parse_key_values
 from inpaintlab.errors import ConfigError, exit_code_of, one_line_parser
 from inpaintlab.inference import registry
 from inpaintlab.inference.coarse_to_fine import COARSE_MULTIPLE, coarse_to_fine, least_size, pad_multiple
@@ -80,18 +81,7 @@ def inpaint(
 
 def parse_options(items: Sequence[str]) -> dict[str, Any]:
     """``--option key=value`` (value as YAML) → adapter options."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--option expects KEY=VALUE (e.g. steps=1500), got {item!r}")
-        try:
-            out[key.strip()] = yaml.safe_load(value) if value else None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"--option {item!r}: value is not valid YAML ({e})") from None
-    return out
+    return parse_key_values(items, "--option", "steps=1500")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

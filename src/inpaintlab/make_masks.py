@@ -19,9 +19,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from inpaintlab.conventions import CONFIG_DIR
 from inpaintlab.errors import ConfigError, InpaintlabError, exit_code_of, one_line_parser
 
-MASK_CONF_DIR = Path(__file__).resolve().parent / "conf" / "mask"
+MASK_CONF_DIR = CONFIG_DIR / "mask"
 
 
 def available_masks() -> list[str]:

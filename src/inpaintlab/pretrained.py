@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from inpaintlab.models.coarse_to_fine import VARIANTS, CoarseToFineGenerator
+from inpaintlab.models.coarse_to_fine import VARIANTS
 
 _WRAPPER_KEYS = ("state_dict", "generator", "G", "netG", "model")
 # constructor arguments of a run's generator that only add training-time outputs
@@ -107,25 +107,6 @@ def extract_state_dict(obj: Any) -> tuple[dict[str, Tensor], bool]:
         return {k[len("generator.") :]: v for k, v in sd.items() if k.startswith("generator.")}, True
     ours = any(k.startswith(("coarse.", "refine.")) for k in sd)
     return sd, ours
-
-
-def _load_ours(gen: CoarseToFineGenerator, sd: Mapping[str, Tensor], name: str) -> None:
-    own = gen.state_dict()
-    missing = [k for k in own if k not in sd]
-    unexpected = [k for k in sd if k not in own]
-    if missing or unexpected:
-        raise ValueError(
-            f"checkpoint does not fit the {name!r} generator: "
-            + (f"missing keys {missing[:5]}{' …' if len(missing) > 5 else ''}; " if missing else "")
-            + (f"unexpected keys {unexpected[:5]}{' …' if len(unexpected) > 5 else ''}" if unexpected else "")
-        )
-    for k, v in sd.items():
-        if tuple(v.shape) != tuple(own[k].shape):
-            raise ValueError(
-                f"shape mismatch for {k!r}: checkpoint {tuple(v.shape)}, "
-                f"{name!r} generator {tuple(own[k].shape)}"
-            )
-    gen.load_state_dict(sd)
 
 
 def stored_model_config(obj: Any) -> dict[str, Any] | None:
@@ -256,7 +237,7 @@ def _load_coarse_to_fine(
         return gen.to(device).eval()
     gen = VARIANTS[name](**overrides)
     if ours:
-        _load_ours(gen, sd, name)
+        load_network(gen, sd, f"{name!r} generator")
     else:
         gen.load_official_state_dict(sd, strict=True)
     return gen.to(device).eval()

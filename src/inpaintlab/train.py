@@ -31,20 +31,18 @@ register_resolvers()
 quiet_library_noise()
 
 
-def attach_run_info(model: Any, cfg: DictConfig) -> None:
-    """Give the module what every checkpoint stores: the resolved model config (``Inpainter.from_checkpoint``
-    rebuilds the architecture from it), the data's image size/channels, and the inference options."""
-    if not hasattr(model, "model_config"):
-        return
-    model.model_config = OmegaConf.to_container(cfg.model, resolve=True)
+def run_record(cfg: DictConfig) -> Any:
+    """The callback that writes what every checkpoint stores besides the weights: the resolved model config
+    (``Inpainter.from_checkpoint`` rebuilds the architecture from it), the data's image size/channels, the inference
+    options, the wandb run id and the RNG states."""
+    from inpaintlab.callbacks.run_record import RunRecord
+
     info = {"dataset": OmegaConf.select(cfg, "data.dataset._target_", default=None)}
     for key in ("image_size", "channels", "variant"):
         value = OmegaConf.select(cfg, f"data.dataset.{key}", default=None)
         if value is not None:
             info[key] = value
-    model.data_info = info
-    options = cfg.get("inference_options")
-    model.inference_options = dict(OmegaConf.to_container(options, resolve=True)) if options else {}
+    return RunRecord(model_config=OmegaConf.to_container(cfg.model, resolve=True), data=info)
 
 
 def data_parallel_processes(trainer: Any) -> int:
@@ -118,14 +116,16 @@ def build(cfg: DictConfig, fit: bool | None = None, test: bool | None = None) ->
     datamodule = instantiate(cfg.data)
     log.info("model: %s", cfg.model._target_)
     model = instantiate(cfg.model)
-    attach_run_info(model, cfg)
+    if hasattr(model, "inference_options"):  # the adapter's options for validation and test
+        options = cfg.get("inference_options")
+        model.inference_options = dict(OmegaConf.to_container(options, resolve=True)) if options else {}
     model_config = OmegaConf.to_container(cfg.model, resolve=True)
     if ckpt is not None:
         check_checkpoint_fits(ckpt, model, "ckpt_path", ckpt_path, model_config)
     if init is not None:
         init_weights(model, cfg.init_from, ckpt=init, model_config=model_config)
     del ckpt, init
-    callbacks = instantiate_nodes(cfg.get("callbacks"), "callbacks")
+    callbacks = [*instantiate_nodes(cfg.get("callbacks"), "callbacks"), run_record(cfg)]
     loggers = instantiate_nodes(cfg.get("logger"), "logger")
     from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 
@@ -207,7 +207,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(model=model, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
         if trainer.is_global_zero:
-            from inpaintlab.eval import write_report
+            from inpaintlab.report import write_report
 
             suites = datamodule.suite_names("test") if hasattr(datamodule, "suite_names") else []
             tested = {k.removeprefix("test/"): float(v) for k, v in trainer.callback_metrics.items()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import pytest
 from hydra.utils import instantiate
 from image_layouts import make_celeba, make_folder, make_imagenet, make_places2
 from omegaconf import OmegaConf
 
-import inpaintlab
+from inpaintlab.conventions import CONFIG_DIR
 
-CONF = Path(inpaintlab.__file__).resolve().parent / "conf"
+CONF = CONFIG_DIR
 
 CASES = {
     "celeba": (make_celeba, {}),

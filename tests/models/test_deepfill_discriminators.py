@@ -6,8 +6,6 @@ from inpaintlab.models.deepfill_discriminators import (
     GlobalCritic,
     GlobalLocalCritic,
     LocalCritic,
-    crop_local,
-    hole_bboxes,
 )
 
 
@@ -20,36 +18,6 @@ def test_critic_layers_and_shapes():
     assert loc(torch.rand(2, 3, 128, 128)).shape == (2, 1)
     assert GlobalCritic(input_size=(64, 96), cnum=8)(torch.rand(1, 3, 64, 96)).shape == (1, 1)
     assert GlobalCritic(with_mask=True, cnum=8).features[0].in_channels == 4
-
-
-def test_hole_bboxes_numbers():
-    mask = torch.zeros(3, 1, 20, 30)
-    mask[0, :, 2:5, 7:12] = 1
-    mask[1, :, 10, 0] = 1
-    mask[1, :, 15, 29] = 1
-    assert hole_bboxes(mask).tolist() == [
-        [2, 7, 3, 5],
-        [10, 0, 6, 30],
-        [0, 0, 20, 30],
-    ]  # no hole: whole image
-
-
-def test_crop_local_centred_clamped_and_batch_shared():
-    image = torch.arange(2 * 1 * 10 * 12, dtype=torch.float32).view(2, 1, 10, 12)
-    boxes = torch.tensor([[3, 4, 2, 2], [8, 10, 2, 2]])  # second one near the corner: shifted inside
-    crops, tl = crop_local(image, 4, boxes)
-    assert tl.tolist() == [[2, 3], [6, 8]]
-    for i, (t, left) in enumerate(tl.tolist()):
-        assert torch.equal(crops[i], image[i, :, t : t + 4, left : left + 4])
-    shared, tl = crop_local(image, (4, 6), (3, 4, 2, 2))
-    assert shared.shape == (2, 1, 4, 6) and tl.tolist() == [[2, 2], [2, 2]]
-    x = image.clone().requires_grad_(True)
-    crop_local(x, 4, boxes)[0].sum().backward()  # gradient (for WGAN-GP) lands on the window only
-    assert x.grad.sum() == 2 * 16 and x.grad[0, 0, 2:6, 3:7].eq(1).all()
-    with pytest.raises(ValueError, match="does not fit"):
-        crop_local(image, 11, boxes)
-    with pytest.raises(ValueError, match="top, left, height, width"):
-        crop_local(image, 4, torch.zeros(3, 4))
 
 
 def test_global_local_critic_reproduces_v1_local_patch():

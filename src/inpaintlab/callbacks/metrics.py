@@ -16,7 +16,7 @@ from inpaintlab.losses.gradient_attention import gradient_l1_map
 
 
 def to_unit(image: Tensor) -> Tensor:
-    """[-1, 1] → [0, 1] (DESIGN.md: metrics are computed on [0, 1] images)."""
+    """[-1, 1] → [0, 1] (docs/design.md: metrics are computed on [0, 1] images)."""
     return ((image + 1.0) * 0.5).clamp(0.0, 1.0)
 
 

@@ -29,19 +29,20 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from inpaintlab.conventions import hole_boxes
 from inpaintlab.errors import ConfigError
 from inpaintlab.imaging.colour_transfer import reinhard_transfer
 
-__all__ = ["object_bbox", "synthesize_guided"]
+__all__ = ["object_box", "synthesize_guided"]
 
 
-def object_bbox(mask: Tensor) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1), end-exclusive, of the non-zero pixels of a 1×H×W or H×W mask."""
-    m = mask.reshape(mask.shape[-2:]) > 0
-    rows, cols = m.any(1).nonzero().flatten(), m.any(0).nonzero().flatten()
-    if rows.numel() == 0:
+def object_box(mask: Tensor) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the non-zero pixels of a 1×H×W or H×W mask (``conventions.hole_boxes``)."""
+    m = mask.reshape(1, 1, *mask.shape[-2:])
+    if not bool((m > 0).any()):
         raise ConfigError("synthesize_guided: the object mask is empty")
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    top, left, height, width = (int(v) for v in hole_boxes(m)[0])
+    return top, left, height, width
 
 
 def _randint(lo: int, hi: int, generator: torch.Generator | None) -> int:
@@ -64,8 +65,8 @@ def synthesize_guided(image: Tensor, object_mask: Tensor, guide: Tensor, generat
         raise ConfigError(f"margin must be [low, high] with 0 <= low <= high, got {list(margin)}")
     _, h, w = image.shape
     fg = (object_mask.reshape(1, h, w) > 0).to(image.dtype)
-    y0, y1, x0, x1 = object_bbox(fg)
-    oh, ow = y1 - y0, x1 - x0
+    y0, x0, oh, ow = object_box(fg)
+    y1, x1 = y0 + oh, x0 + ow
     # 1. colour of I_g onto I_o (statistics of the object pixels → those of the whole guide)
     obj = image
     if colour_transfer:

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from inpaintlab.conventions import from_uint8
 from inpaintlab.errors import ConfigError, DatasetNotFoundError, InpaintlabError
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ class MNISTImages(Dataset):
 
     def _scaled(self, images: Tensor) -> Tensor:
         """B×1×H×W uint8 → [-1, 1] float, resampled to ``image_size`` when set."""
-        x = images.float().div_(127.5).sub_(1.0)
+        x = from_uint8(images)
         if self.image_size is not None and tuple(x.shape[-2:]) != (self.image_size, self.image_size):
             x = torch.nn.functional.interpolate(x, size=(self.image_size,) * 2, mode="bilinear",
                                                 align_corners=False).clamp_(-1.0, 1.0)

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from inpaintlab.conventions import from_uint8
 from inpaintlab.errors import ConfigError
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageTransform", "load_image", "to_rgb", "to_tensor"]
@@ -51,8 +52,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def to_tensor(img: Image.Image) -> Tensor:
     """8-bit RGB image → 3×H×W float tensor in [-1, 1]."""
-    arr = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
-    return arr.permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+    return from_uint8(torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1))
 
 
 def load_image(path: str | os.PathLike) -> Image.Image:

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from inpaintlab.conventions import from_uint8, to_uint8
 from inpaintlab.errors import ConfigError
 
 __all__ = ["telea_inpaint"]
@@ -26,7 +27,7 @@ def telea_inpaint(image: Tensor, mask: Tensor, radius: int = 1) -> Tensor:
         raise ConfigError(f"telea_inpaint: need B×C×H×W image and B×1×H×W mask, got {tuple(image.shape)}, {tuple(mask.shape)}")
     b, c, h, w = image.shape
     hole = mask[:, :1] > 0.5
-    u8 = ((image.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    u8 = to_uint8(image.detach()).permute(0, 2, 3, 1).cpu().numpy()
     m8 = hole[:, 0].to(torch.uint8).cpu().numpy() * np.uint8(255)
     out = u8.copy()
     for i in range(b):
@@ -43,5 +44,5 @@ def telea_inpaint(image: Tensor, mask: Tensor, radius: int = 1) -> Tensor:
                 filled = cv2.inpaint(chans, mi.copy(), radius, cv2.INPAINT_TELEA)
                 filled = filled.reshape(h, w, -1)
             out[i, :, :, start : start + filled.shape[-1]] = filled
-    filled = torch.from_numpy(out).permute(0, 3, 1, 2).to(image.device, torch.float32).div(127.5).sub(1.0).to(image.dtype)
+    filled = from_uint8(torch.from_numpy(out).permute(0, 3, 1, 2).to(image.device)).to(image.dtype)
     return torch.where(hole.expand_as(image), filled, image)

@@ -17,13 +17,14 @@ Generators without a registered adapter use ``Adapter``: ``generator(image·(1�
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from inpaintlab.conventions import composite
 from inpaintlab.errors import ConfigError
 
 _REGISTRY: dict[type, type[Adapter]] = {}
@@ -126,10 +127,23 @@ def adapter_for(generator: nn.Module, discriminator: nn.Module | None = None, **
 
 
 @torch.no_grad()
-def fill_composite(adapter: Adapter, image: Tensor, mask: Tensor) -> Tensor:
-    """fill → composite → postprocess → composite: the filled image with every known pixel as given."""
+def fill_composite(adapter: Adapter, image: Tensor, mask: Tensor,
+                   fill: Callable[[Adapter, Tensor, Tensor], Tensor] | None = None) -> Tensor:
+    """fill → composite → postprocess → composite: the filled image with every known pixel as given. ``fill``:
+    the raw fill (default ``adapter.fill`` at the adapter's own size; ``inference.sizing.fill_planned``)."""
     with adapter.compositing():
-        filled = adapter.fill(image, mask)
-    out = filled * mask + image * (1.0 - mask)
-    out = adapter.postprocess(image, mask, out)
-    return out * mask + image * (1.0 - mask)
+        filled = adapter.fill(image, mask) if fill is None else fill(adapter, image, mask)
+    out = adapter.postprocess(image, mask, _composite(filled, image, mask))
+    return _composite(out, image, mask)
+
+
+def _composite(out: Tensor, image: Tensor, mask: Tensor) -> Tensor:
+    """``conventions.composite``; without autograd formed in place in ``out`` (exact for a binary mask: known
+    pixels are the image's, hole pixels the fill's), so that a large picture holds one output rather than three."""
+    if torch.is_grad_enabled() and (out.requires_grad or image.requires_grad):
+        return composite(out, image, mask)
+    shared = any(out.untyped_storage().data_ptr() == t.untyped_storage().data_ptr() for t in (image, mask))
+    if shared or not out.is_contiguous() or out.shape != image.shape or out.dtype != image.dtype:
+        out = composite(out, image, mask)  # a view or an alias of the inputs: never written over
+        return out
+    return out.mul_(mask).addcmul_(image, 1.0 - mask)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from inpaintlab.conventions import composite
 from inpaintlab.errors import ConfigError
 from inpaintlab.inference.adapters import Adapter, register_adapter
 from inpaintlab.models.coarse_to_fine import COARSE_BOTTLENECK, HALLUCINATION, CoarseToFineGenerator
@@ -97,7 +98,7 @@ def coarse_to_fine(
     ones = torch.ones_like(small_mask)
     coarse_small = _out_act(gen, gen.coarse(torch.cat([small, ones, small_mask], dim=1)))
     coarse = F.interpolate(coarse_small, size=(h, w), mode="bilinear", align_corners=False)
-    pasted = coarse * mask + masked * (1.0 - mask)
+    pasted = composite(coarse, masked, mask)
     if getattr(gen, "refine_with_mask", False):
         pasted = torch.cat([pasted, torch.ones_like(mask), mask], dim=1)
     region = gen.attention_region(mask, composited) if hasattr(gen, "attention_region") else None

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from inpaintlab.conventions import from_uint8, to_pixel_values
 from inpaintlab.inference.adapters import Adapter, adapter_for
 from inpaintlab.inference.loading import LoadedModel, load_model
 from inpaintlab.inference.memory import available_bytes
@@ -175,12 +176,12 @@ class Inpainter:
         (``Inpainter.plan``) for large pictures, ``progress(done, total)`` told after each tile."""
         if not hole.any():
             return pic.pixels.copy()
-        # as data.transforms: [0, 255] → [-1, 1], in place (a large picture holds one float copy)
-        x = torch.from_numpy(pic.rgb).permute(2, 0, 1)[None].to(self.device, torch.float32).div_(127.5).sub_(1.0)
+        x = from_uint8(torch.from_numpy(pic.rgb).permute(2, 0, 1)[None].to(self.device))  # one float copy
         m = torch.from_numpy(hole)[None, None].to(self.device, torch.float32)
         out = self._run(lambda a, i, k: composite_planned(a, i, k, plan, progress), x, m)[0]
         del x, m
-        generated = out.add_(1.0).mul_(127.5).permute(1, 2, 0).cpu().numpy()
+        generated = to_pixel_values(out).permute(1, 2, 0).cpu().numpy()
+        del out
         return compose(pic, hole, generated)
 
     def fill(self, image: Any, mask: Any, *, keep_layout: bool = True) -> np.ndarray:

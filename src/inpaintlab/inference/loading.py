@@ -20,6 +20,7 @@ from typing import Any
 
 from torch import nn
 
+from inpaintlab.conventions import find_run_config, parse_key_values
 from inpaintlab.errors import ConfigError
 from inpaintlab.inference.pictures import InpaintInputError
 
@@ -33,13 +34,6 @@ class LoadedModel:
 
 
 # ---------------------------------------------------------------------------------------------- weights
-def find_run_config(ckpt: Path) -> Path | None:
-    """The config.yaml of the training run that wrote ``ckpt`` (<run>/checkpoints/x.ckpt), if any."""
-    for parent in (ckpt.parent, ckpt.parent.parent):
-        if (parent / "config.yaml").is_file():
-            return parent / "config.yaml"
-    return None
-
 def run_model_config(config: Path) -> dict[str, Any]:
     """The resolved ``model`` node of a run's config.yaml."""
     from omegaconf import OmegaConf
@@ -57,26 +51,8 @@ def run_model_config(config: Path) -> dict[str, Any]:
 
 
 def parse_model_args(items: Sequence[str]) -> dict[str, Any]:
-    """``key=value`` (value as YAML, dotted keys nest) → constructor overrides."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--model-arg expects KEY=VALUE (e.g. cnum=48), got {item!r}")
-        try:
-            parsed = yaml.safe_load(value) if value else None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"--model-arg {item!r}: value is not valid YAML ({e})") from None
-        node = out
-        *parents, leaf = key.strip().split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--model-arg {item!r} conflicts with an earlier value of {p!r}")
-        node[leaf] = parsed
-    return out
+    """``--model-arg key=value`` (value as YAML, dotted keys nest) → constructor overrides."""
+    return parse_key_values(items, "--model-arg", "cnum=48", nested=True)
 
 
 def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

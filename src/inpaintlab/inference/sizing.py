@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from inpaintlab.errors import ConfigError
-from inpaintlab.inference.adapters import Adapter
+from inpaintlab.inference.adapters import Adapter, fill_composite
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, PIL's convert("L")
 
@@ -333,24 +333,13 @@ def fill_planned(
     return from_channels(out, image.shape[1])
 
 
-def _owned(out: Tensor, *others: Tensor) -> Tensor:
-    """``out``, or a contiguous copy when it is a view or shares memory with ``others`` (it is written in place)."""
-    shared = any(out.untyped_storage().data_ptr() == t.untyped_storage().data_ptr() for t in others)
-    return out.contiguous().clone() if shared or not out.is_contiguous() else out
-
-
 def composite_planned(
     adapter: Adapter, image: Tensor, mask: Tensor, plan: FillPlan | None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Tensor:
-    """fill → composite → postprocess → composite at the picture's own size: every known pixel as given (the
-    composites ``fill·mask + image·(1−mask)`` are formed in place, so a large picture holds one output)."""
-    with adapter.compositing():
-        out = _owned(fill_planned(adapter, image, mask, plan, progress), image, mask)
-    keep = 1.0 - mask
-    out = out.mul_(mask).addcmul_(image, keep)
-    out = _owned(adapter.postprocess(image, mask, out), image, mask)
-    return out.mul_(mask).addcmul_(image, keep)
+    """fill → composite → postprocess → composite at the picture's own size (``adapters.fill_composite``), the
+    raw fill as ``plan`` says: every known pixel as given."""
+    return fill_composite(adapter, image, mask, fill=lambda a, x, m: fill_planned(a, x, m, plan, progress))
 
 
 def check_batch(image: Tensor, mask: Tensor) -> None:

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
+from inpaintlab.conventions import composite
 from inpaintlab.errors import ConfigError
 from inpaintlab.lightning.btgmi_module import BTGMIModule
-from inpaintlab.lightning.inpainting_module import composite
 
 
 class GuidedBTGMIModule(BTGMIModule):

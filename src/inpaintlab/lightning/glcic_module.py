@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 
 from torch import Tensor
 
-from inpaintlab.lightning.inpainting_module import InpaintingModule, composite
+from inpaintlab.conventions import composite
+from inpaintlab.lightning.inpainting_module import InpaintingModule
 
 
 class GLCICModule(InpaintingModule):

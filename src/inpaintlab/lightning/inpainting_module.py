@@ -13,8 +13,11 @@ import torch
 from torch import Tensor, nn
 
 import lightning as L
+from inpaintlab.conventions import composite
 from inpaintlab.errors import ConfigError
+from inpaintlab.lightning.compat import batches_that_stepped, uncounted_step
 from inpaintlab.lightning.phases import DEFAULT_PHASE, Phase, PhaseSchedule
+from inpaintlab.lightning.speed import apply_speed_options
 from inpaintlab.losses.adversarial import AdversarialLoss
 from inpaintlab.losses.base import LossTerm
 
@@ -22,29 +25,6 @@ log = logging.getLogger(__name__)
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
-
-
-def composite(output: Tensor, image: Tensor, mask: Tensor) -> Tensor:
-    """output·mask + image·(1−mask): generated pixels in the hole, the known pixels exactly as given."""
-    return output * mask + image * (1.0 - mask)
-
-
-@contextmanager
-def _uncounted(optimizer: Any, active: bool = True):
-    """Step an optimizer without advancing ``trainer.global_step``.
-
-    Lightning counts every optimizer step of manual optimisation in ``global_step``; papers count generator
-    iterations. Discriminator steps therefore bypass Lightning's step counter (its hooks on the
-    LightningOptimizer), so ``trainer.max_steps`` means generator iterations.
-    """
-    before, after = getattr(optimizer, "_on_before_step", None), getattr(optimizer, "_on_after_step", None)
-    if before is not None and active:
-        optimizer._on_before_step = optimizer._on_after_step = lambda: None
-    try:
-        yield optimizer
-    finally:
-        if before is not None and active:
-            optimizer._on_before_step, optimizer._on_after_step = before, after
 
 
 @contextmanager
@@ -58,44 +38,6 @@ def _bn_stats_kept(module: nn.Module, active: bool):
         yield
     finally:
         module.load_state_dict(saved, strict=False)
-
-
-def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
-    """Forward pre-hook of ``model.channels_last``: 4-D tensor inputs in NHWC memory format."""
-    return tuple(a.contiguous(memory_format=torch.channels_last) if isinstance(a, Tensor) and a.dim() == 4 else a
-                 for a in args)
-
-
-def rng_states() -> dict[str, Any]:
-    """torch (CPU, CUDA), numpy and Python RNG states as tensors and plain numbers (safe ``weights_only`` loads)."""
-    import random
-
-    import numpy as np
-
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    version, internal, gauss_next = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
-        "numpy": {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
-        "python": {"version": int(version), "internal": torch.tensor(internal, dtype=torch.int64),
-                   "gauss_next": gauss_next},
-    }
-
-
-def set_rng_states(state: Mapping[str, Any]) -> None:
-    import random
-
-    import numpy as np
-
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    py = state["python"]
-    random.setstate((py["version"], tuple(int(v) for v in py["internal"].tolist()), py["gauss_next"]))
 
 
 class InpaintingModule(L.LightningModule):
@@ -176,10 +118,8 @@ class InpaintingModule(L.LightningModule):
             phases = PhaseSchedule(phases)
         self.phases = phases
         self._phase_index: int | None = None  # the phase whose settings are applied
-        # set by inpaintlab-train / inpaintlab-eval from the config: stored in every checkpoint so that
-        # Inpainter.from_checkpoint rebuilds the architecture, and the adapter's options used in val/test
-        self.model_config: dict[str, Any] | None = None
-        self.data_info: dict[str, Any] | None = None
+        # the inference adapter's options used in val/test (set by inpaintlab-train / inpaintlab-eval from the
+        # config; saved and restored by callbacks.run_record.RunRecord)
         self.inference_options: dict[str, Any] = {}
         # speed options (configure_model): torch.compile kwargs (True = defaults) and the NHWC memory format
         self.compile_options = dict(compile) if isinstance(compile, Mapping) else ({} if compile else None)
@@ -221,9 +161,6 @@ class InpaintingModule(L.LightningModule):
         return found
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        pending = self.__dict__.pop("_pending_rng", None)
-        if pending is not None:  # first batch after a resume: the RNG exactly as at the checkpoint
-            set_rng_states(pending)
         if self.phases is not None:
             index, phase, _ = self.phases.at(self.global_step)
             if index != self._phase_index:
@@ -245,21 +182,10 @@ class InpaintingModule(L.LightningModule):
         and critics in place (state-dict keys unchanged). A critic whose loss takes a double backward (WGAN-GP's
         penalty) stays eager: compiled graphs do not support it."""
         nets = {"generator": self.generator, "discriminator": self.discriminator}
-        nets = {k: m for k, m in nets.items() if m is not None}
-        if self.channels_last and not getattr(self, "_nhwc", False):
-            for m in nets.values():
-                m.to(memory_format=torch.channels_last)
-                m.register_forward_pre_hook(_to_channels_last)  # inputs too, whoever calls the net
-            self._nhwc = True
-        if self.compile_options is None or getattr(self, "_compiled", False):
-            return
         double_backward = self.adversarial is not None and type(self.adversarial).penalty is not AdversarialLoss.penalty
-        for name, m in nets.items():
-            if name == "discriminator" and double_backward:
-                log.info("model.compile: the %s critic stays eager (double backward)", type(self.adversarial).__name__)
-                continue
-            m.compile(**self.compile_options)
-        self._compiled = True
+        eager = {"discriminator": f"{type(self.adversarial).__name__}'s double backward"} if double_backward else {}
+        apply_speed_options({k: m for k, m in nets.items() if m is not None}, self.channels_last,
+                            self.compile_options, eager)
 
     # ---------------------------------------------------------------- forward and hooks
     @property
@@ -273,7 +199,7 @@ class InpaintingModule(L.LightningModule):
         return out
 
     def generator_forward(self, image: Tensor, mask: Tensor) -> Mapping[str, Tensor]:
-        """Runs the generator on the masked image (DESIGN.md: the network never sees hole pixels)."""
+        """Runs the generator on the masked image (docs/design.md: the network never sees hole pixels)."""
         out = self.generator(image * (1.0 - mask), mask)
         return out if isinstance(out, Mapping) else {"output": out}
 
@@ -301,9 +227,8 @@ class InpaintingModule(L.LightningModule):
         trainer = self._trainer
         if trainer is None or not self.training:
             return True
-        return (trainer.fit_loop.epoch_loop._batches_that_stepped + 1) % max(1, trainer.log_every_n_steps) == 0 or (
-            trainer.fit_loop.epoch_loop._batches_that_stepped == 0
-        )
+        stepped = batches_that_stepped(trainer)
+        return (stepped + 1) % max(1, trainer.log_every_n_steps) == 0 or stepped == 0
 
     def adversarial_weight(self) -> float:
         """Generator-side adversarial weight at the current step (constant here; annealed by BTGMI)."""
@@ -416,7 +341,7 @@ class InpaintingModule(L.LightningModule):
             opt_d.zero_grad(set_to_none=True)
             if self._finite_or_skip(d_total, d_logs, "discriminator"):
                 self.manual_backward(d_total)
-                with _uncounted(opt_d, active=phase.generator):  # a critic-only phase counts critic steps
+                with uncounted_step(opt_d, active=phase.generator):  # a critic-only phase counts critic steps
                     opt_d.step()
                 if sched_d is not None:
                     sched_d.step()
@@ -536,30 +461,17 @@ class InpaintingModule(L.LightningModule):
         return optimizers, schedulers
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """The module's own training state (critic steps, the fresh-batch cycle, skipped steps, the phase's name);
+        what the run records besides (model config, RNG, wandb id) is ``callbacks.run_record.RunRecord``'s."""
         state = checkpoint.setdefault("inpaintlab", {})
         state["d_steps"] = self.d_steps
         state["gan_batches"] = self.gan_batches
         state["skipped_steps"] = self.skipped_steps
-        state["rng"] = rng_states()  # restored at the first batch after a resume (exact continuation)
-        if self.model_config is not None:  # the architecture: a copied .ckpt rebuilds without its run dir
-            state["model_config"] = self.model_config
-        if self.data_info:
-            state["data"] = self.data_info
-        if self.inference_options:
-            state["inference_options"] = dict(self.inference_options)
         if self.phases is not None:
             state["phase"] = self.phases.at(self.global_step)[1].name
-        for logger in self.loggers:
-            run_id = getattr(getattr(logger, "experiment", None), "id", None) if type(logger).__name__ == "WandbLogger" else None
-            if run_id:
-                state["wandb_run_id"] = run_id
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("inpaintlab", {})
         self.d_steps = int(state.get("d_steps", 0))
         self.gan_batches = int(state.get("gan_batches", 0))
         self.skipped_steps = int(state.get("skipped_steps", 0))
-        if state.get("rng") is not None and self._trainer is not None and self.trainer.state.fn == "fit":
-            self.__dict__["_pending_rng"] = state["rng"]
-        if not self.inference_options and state.get("inference_options"):  # the run's options, unless set
-            self.inference_options = dict(state["inference_options"])

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from inpaintlab.conventions import check_mask, composite
 from inpaintlab.losses.adversarial import AdversarialLoss, HingeGANLoss
 from inpaintlab.models.crfill_aux import CRFillAuxNet, paste_patches
 from inpaintlab.nn.precision import fp32
@@ -47,11 +48,10 @@ ALLOWED_RULES = ("relative", "absolute")
 _EPS = 1e-8  # inside the square root, as the official code
 
 
-def _check_mask(mask: Tensor, batch: int, name: str = "mask") -> None:
-    if mask.dim() != 4 or mask.shape[1] != 1:
-        raise ValueError(f"{name} must be B×1×H×W (1 = hole), got shape {tuple(mask.shape)}")
+def _check_mask(mask: Tensor, batch: int) -> None:
+    check_mask(mask)
     if mask.shape[0] != batch:
-        raise ValueError(f"{name} has batch {mask.shape[0]} but the features/images have batch {batch}")
+        raise ValueError(f"mask has batch {mask.shape[0]} but the features/images have batch {batch}")
 
 
 def feature_scale(features: Tensor, mask: Tensor) -> int:
@@ -221,11 +221,10 @@ class ContextualReconstructionLoss(nn.Module):
             )
         if output.shape[-2:] != mask.shape[-2:]:
             raise ValueError(f"mask {tuple(mask.shape)} and output {tuple(output.shape)} differ in H×W")
-        known = image * (1.0 - mask)
-        composite = output * mask + known
+        completed = composite(output, image, mask)
         weights = self.similarity(features, mask)
-        aux = self.aux_net(composite, weights)
-        return {"aux": aux, "aux_composite": aux * mask + known, "composite": composite, "weights": weights}
+        aux = self.aux_net(completed, weights)
+        return {"aux": aux, "aux_composite": composite(aux, image, mask), "composite": completed, "weights": weights}
 
     def forward(self, features: Tensor, output: Tensor, image: Tensor, mask: Tensor) -> dict[str, Tensor]:
         """Generator-side CR loss.
@@ -253,7 +252,7 @@ class ContextualReconstructionLoss(nn.Module):
         """
         if self.discriminator is None:
             raise RuntimeError("ContextualReconstructionLoss has no discriminator: construct it with one")
-        fake = aux.detach() * mask + image * (1.0 - mask)
+        fake = composite(aux.detach(), image, mask)
         b = image.shape[0]
         # one call on [real; fake], as the official code (one spectral-norm power iteration per D step)
         logits = self.discriminator(torch.cat([image, fake]), torch.cat([mask, mask]))

@@ -1,6 +1,6 @@
 """BTGMI's Patch Perceptual Loss (003 Sec. 3.2, Eq. 2): LPIPS between hole patches, at two scales, per hole.
 
-Batched from end to end: the holes of the whole batch are found at once (:func:`hole_boxes`, connected
+Batched from end to end: the holes of the whole batch are found at once (:func:`component_boxes`, connected
 components by max-propagation with pointer jumping); every patch of every hole at both scales is cut at its own
 size (Eq. 2 scores the patch itself; optionally all resampled to one ``crop_size``²) in one
 ``torchvision.ops.roi_align`` call onto a shared canvas, and one LPIPS pass scores them all —
@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from inpaintlab.conventions import composite
 from inpaintlab.errors import ConfigError
 from inpaintlab.losses.base import LossTerm
 
@@ -39,9 +40,9 @@ def connected_components(mask: Tensor) -> Tensor:
         labels = jumped
 
 
-def hole_boxes(mask: Tensor) -> tuple[Tensor, Tensor]:
+def component_boxes(mask: Tensor) -> tuple[Tensor, Tensor]:
     """Bounding boxes of every hole (8-connected component) of the batch: (batch index K, boxes K×4 as
-    x0, y0, x1, y1 in pixel-edge coordinates — pixel columns x0 … x1−1), sorted by (sample, component)."""
+    (top, left, height, width), the package's box convention), sorted by (sample, component)."""
     b, _, h, w = mask.shape
     labels = connected_components(mask).flatten(1)
     hole = labels >= 0
@@ -56,28 +57,29 @@ def hole_boxes(mask: Tensor) -> tuple[Tensor, Tensor]:
         init = torch.full((k,), h * w if how == "amin" else -1, dtype=values.dtype, device=values.device)
         return init.scatter_reduce(0, inverse, values, reduce=how, include_self=False)
 
-    boxes = torch.stack([reduce(xs, "amin"), reduce(ys, "amin"), reduce(xs, "amax") + 1, reduce(ys, "amax") + 1], 1)
+    top, left = reduce(ys, "amin"), reduce(xs, "amin")
+    boxes = torch.stack([top, left, reduce(ys, "amax") + 1 - top, reduce(xs, "amax") + 1 - left], 1)
     return uniq // (h * w), boxes
 
 
 def zoom_boxes(boxes: Tensor, factor: float, height: int, width: int, whole_pixels: bool = False) -> Tensor:
-    """Boxes scaled by ``factor`` about their centres, shifted back inside the image (and clipped to it if
-    larger): the zoomed-out patch that "covers a larger contextual area" (Sec. 3.2). ``whole_pixels``: sides and
-    corners rounded to whole pixels (a patch cut at its own size)."""
+    """(top, left, height, width) boxes scaled by ``factor`` about their centres, shifted back inside the image
+    (and clipped to it if larger): the zoomed-out patch that "covers a larger contextual area" (Sec. 3.2).
+    ``whole_pixels``: sides and corners rounded to whole pixels (a patch cut at its own size)."""
     boxes = boxes.to(torch.float32)
-    size = (boxes[:, 2:] - boxes[:, :2]) * factor
-    limit = torch.tensor([width, height], dtype=boxes.dtype, device=boxes.device)
+    size = boxes[:, 2:] * factor
+    limit = torch.tensor([height, width], dtype=boxes.dtype, device=boxes.device)
     size = torch.minimum(size.round() if whole_pixels else size, limit)
-    centre = (boxes[:, 2:] + boxes[:, :2]) / 2
+    centre = boxes[:, :2] + boxes[:, 2:] / 2
     lo = centre - size / 2
     lo = torch.minimum((lo.round() if whole_pixels else lo).clamp_min(0), limit - size)
-    return torch.cat([lo, lo + size], 1)
+    return torch.cat([lo, size], 1)
 
 
 def crop_patches(images: Tensor, batch_index: Tensor, boxes: Tensor, size: int | tuple[int, int],
                  extents: Tensor | None = None) -> Tensor:
-    """Every box of ``images[batch_index]`` resampled in one ``roi_align`` call (bilinear samples averaged per
-    output bin; a box of exactly the output's pixels gives its pixels unchanged).
+    """Every (top, left, height, width) box of ``images[batch_index]`` resampled in one ``roi_align`` call
+    (bilinear samples averaged per output bin; a box of exactly the output's pixels gives its pixels unchanged).
 
     ``size``: the output (h, w) (an int: square). ``extents`` (K×2, rows and columns per box): box k fills only
     the top-left ``extents[k]`` of the output — the rest of the canvas is zero — so boxes of different sizes
@@ -85,11 +87,11 @@ def crop_patches(images: Tensor, batch_index: Tensor, boxes: Tensor, size: int |
     from torchvision.ops import roi_align
 
     out_h, out_w = (size, size) if isinstance(size, int) else size
-    boxes = boxes.float()  # float32 coordinates (and samples): half-precision boxes would be off by pixels at 512²
+    # float32 coordinates (and samples): half-precision boxes would be off by pixels at 512²
+    t, l, h, w = boxes.float().unbind(1)
     if extents is not None:  # stretch each box so that its first extent bins cover it (1-px bins: exactly)
-        out = torch.tensor([out_w, out_h], dtype=boxes.dtype, device=boxes.device)
-        boxes = torch.cat([boxes[:, :2], boxes[:, :2] + (boxes[:, 2:] - boxes[:, :2]) * out / extents.flip(1)], 1)
-    rois = torch.cat([batch_index[:, None].float(), boxes], 1)
+        h, w = h * out_h / extents[:, 0], w * out_w / extents[:, 1]
+    rois = torch.stack([batch_index.float(), l, t, l + w, t + h], 1)  # roi_align takes corners (x0, y0, x1, y1)
     crops = roi_align(images.float(), rois, output_size=(out_h, out_w), spatial_scale=1.0, sampling_ratio=-1,
                       aligned=True)
     if extents is not None:
@@ -211,15 +213,15 @@ class PatchPerceptualLoss(LossTerm):
         """(pred patches, target patches, batch index, extents K×2) for [all local boxes; all zoomed boxes], on one
         canvas: patch k fills its top-left ``extents[k]`` (rows, columns), zeros beyond."""
         if self.composite:
-            pred = pred * mask + target * (1.0 - mask)
-        index, boxes = hole_boxes(mask)
+            pred = composite(pred, target, mask)
+        index, boxes = component_boxes(mask)
         h, w = mask.shape[-2:]
         native = self.crop_size is None
         all_boxes = torch.cat([boxes.to(torch.float32), zoom_boxes(boxes, self.zoom, h, w, whole_pixels=native)])
         all_index = torch.cat([index, index])
         n = all_index.numel()
         if native:
-            extents = (all_boxes[:, 2:] - all_boxes[:, :2]).flip(1).round().long().clamp_min(ALEXNET_MIN)
+            extents = all_boxes[:, 2:].round().long().clamp_min(ALEXNET_MIN)
             size = (int(extents[:, 0].max()), int(extents[:, 1].max())) if n else (ALEXNET_MIN, ALEXNET_MIN)
         else:
             extents = torch.full((n, 2), self.crop_size, dtype=torch.long, device=mask.device)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from inpaintlab.conventions import composite
 from inpaintlab.errors import ConfigError
 from inpaintlab.losses.base import LossTerm
 from inpaintlab.losses.reconstruction import MaskedL1Loss
@@ -103,7 +104,7 @@ class VGG16Features(nn.Module):
                          (_version(pred), _version(target), _version(mask)), torch.is_grad_enabled())
         missing = [k for k in (*kinds, "target") if k not in self._cache]
         if missing:
-            images = {"output": pred, "composite": pred * mask + target * (1.0 - mask), "target": target.detach()}
+            images = {"output": pred, "composite": composite(pred, target, mask), "target": target.detach()}
             feats = self(torch.cat([images[k] for k in missing], 0))
             b = pred.shape[0]
             for j, k in enumerate(missing):
@@ -190,7 +191,7 @@ class TotalVariationLoss(LossTerm):
         self.dilation, self.region = int(dilation), region
 
     def forward(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-        comp = pred * mask + target * (1.0 - mask)
+        comp = composite(pred, target, mask)
         if self.region == "hole":
             d = self.dilation
             r = F.max_pool2d(mask, 2 * d + 1, stride=1, padding=d) if d > 0 else mask

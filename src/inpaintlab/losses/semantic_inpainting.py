@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from inpaintlab.conventions import check_mask
 from inpaintlab.errors import ConfigError
 
 __all__ = ["context_loss", "importance_weights", "prior_loss"]
@@ -27,8 +28,7 @@ def importance_weights(mask: Tensor, window: int = 7, weighted: bool = True) -> 
     Args:
         mask: B×1×H×W, 1 = hole. Returns B×1×H×W weights in [0, 1].
     """
-    if mask.dim() != 4 or mask.shape[1] != 1:
-        raise ConfigError(f"importance_weights: mask must be B×1×H×W (1 = hole), got {tuple(mask.shape)}")
+    check_mask(mask, who="importance_weights", error=ConfigError)
     if window < 1 or window % 2 == 0:
         raise ConfigError(f"importance_weights: window must be an odd number of pixels >= 1, got {window}")
     hole = (mask > 0.5).to(torch.float32 if not mask.is_floating_point() else mask.dtype)

@@ -21,17 +21,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from inpaintlab.conventions import centred_crop, check_mask, hole_boxes
 from inpaintlab.errors import ConfigError
 from inpaintlab.losses.base import LossTerm
-from inpaintlab.models.deepfill_discriminators import crop_local, hole_bboxes
 
 DISTANCES = ("hole", "box")
-
-
-def _check_mask(mask: Tensor) -> None:
-    if not isinstance(mask, Tensor) or mask.dim() != 4 or mask.shape[1] != 1:
-        shape = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
-        raise ValueError(f"spatial discount expects a B×1×H×W mask (1 = hole), got {shape}")
 
 
 def _dilate3(reached: Tensor) -> Tensor:
@@ -54,7 +48,7 @@ def hole_distance(mask: Tensor) -> Tensor:
     distance) dilations; a batch sharing one mask (DeepFill v1's one box per batch) is computed once. A sample
     without any known pixel has no distance: it gets 0 everywhere (no discount).
     """
-    _check_mask(mask)
+    check_mask(mask, who="spatial discount")
     b = mask.shape[0]
     if b > 1 and bool((mask == mask[:1]).all()):
         return hole_distance(mask[:1]).expand_as(mask).contiguous()
@@ -153,7 +147,7 @@ class SpatiallyDiscountedL1(LossTerm):
         self.window = box_discount_window(*box, self.gamma, torch.float64) if distance == "box" else None
 
     def _check(self, pred: Tensor, target: Tensor, mask: Tensor) -> None:
-        _check_mask(mask)
+        check_mask(mask, who="spatial discount")
         if pred.shape != target.shape or pred.dim() != 4:
             raise ValueError(
                 f"SpatiallyDiscountedL1 expects B×C×H×W pred and target of one shape, got {tuple(pred.shape)} "
@@ -178,7 +172,7 @@ class SpatiallyDiscountedL1(LossTerm):
                     "images; set box_size to the mask generator's box (mask.height, mask.width)"
                 )
             # the window of the official local_patch: centred on the hole's bounding box (the unshrunk box)
-            both, _ = crop_local(torch.cat([pred, target], dim=1), (h, w), hole_bboxes(mask))
+            both, _ = centred_crop(torch.cat([pred, target], dim=1), (h, w), hole_boxes(mask))
             c = pred.shape[1]
             diff = (both[:, :c] - both[:, c:]).abs()
             return (diff * self.window.to(diff)).mean()

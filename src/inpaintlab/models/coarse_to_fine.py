@@ -1,6 +1,6 @@
 """The coarse-to-fine generator shared by DeepFill v1, DeepFill v2 and CR-Fill.
 
-One topology, three papers (DESIGN.md: the conv type is a parameter, not three copies):
+One topology, three papers (docs/design.md: the conv type is a parameter, not three copies):
 
 ================  ==========  ====  ==========  =========  =======  ===============
 paper             conv_type   cnum  padding     attention  out_act  refine input
@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from inpaintlab.conventions import check_mask, composite
 from inpaintlab.nn.gated_conv import CONV_TYPES, ConvBlock, UpConv, make_conv
 from inpaintlab.nn.padding import PADDING_MODES
 
@@ -338,16 +339,7 @@ class CoarseToFineGenerator(nn.Module):
                 f"{name} expects a B×{self.in_channels}×H×W masked image, "
                 f"got shape {tuple(masked_image.shape)}"
             )
-        if (
-            mask.dim() != 4
-            or mask.shape[1] != 1
-            or mask.shape[0] != masked_image.shape[0]
-            or (mask.shape[2:] != masked_image.shape[2:])
-        ):
-            raise ValueError(
-                f"{name} expects a B×1×H×W mask (1 = hole) matching the image {tuple(masked_image.shape)}, "
-                f"got {tuple(mask.shape)}"
-            )
+        check_mask(mask, masked_image, who=name)
         h, w = masked_image.shape[2:]
         m = self.size_multiple
         if h % m or w % m:
@@ -375,7 +367,7 @@ class CoarseToFineGenerator(nn.Module):
         mask = mask.to(masked_image.dtype)
         ones = torch.ones_like(mask)
         coarse = self._out(self.coarse(torch.cat([masked_image, ones, mask], dim=1)))
-        pasted = coarse * mask + masked_image * (1.0 - mask)
+        pasted = composite(coarse, masked_image, mask)
         refine_in = torch.cat([pasted, ones, mask], dim=1) if self.refine_with_mask else pasted
         raw, extras = self.refine(refine_in, mask, region)
         out = {"output": self._out(raw), "coarse": coarse}

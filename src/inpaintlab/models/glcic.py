@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from inpaintlab.conventions import centred_crop, hole_boxes
 from inpaintlab.errors import ConfigError
 from inpaintlab.inference.adapters import Adapter, register_adapter
 from inpaintlab.models.context_encoder import _fill
@@ -97,29 +98,11 @@ class GLCICCompletionNetwork(nn.Module):
 
 def hole_centred_crop(image: Tensor, mask: Tensor, size: int) -> Tensor:
     """B×C×size×size crops centred on each mask's hole bounding box, shifted to stay inside the image (Iizuka Sec. 3.2:
-    the local discriminator sees a 128² area centred on the completed region). Batched index arithmetic, no loop;
-    an image without a hole is cropped at its centre.
-    """
-    b, c, h, w = image.shape
-    if size > h or size > w:
-        raise ConfigError(f"local crop of {size}² does not fit {h}×{w} images")
-    hole = mask[:, 0] > 0.5
-    rows, cols = hole.any(2), hole.any(1)  # B×H, B×W
-    ar_h, ar_w = torch.arange(h, device=image.device), torch.arange(w, device=image.device)
-
-    def centre(any_: Tensor, ar: Tensor, extent: int) -> Tensor:
-        has = any_.any(1)
-        first = torch.where(any_, ar, extent).amin(1)
-        last = torch.where(any_, ar, -1).amax(1)
-        return torch.where(has, (first + last + 1) // 2, torch.full_like(first, extent // 2))
-
-    top = (centre(rows, ar_h, h) - size // 2).clamp(0, h - size)
-    left = (centre(cols, ar_w, w) - size // 2).clamp(0, w - size)
-    offs = torch.arange(size, device=image.device)
-    ri = (top[:, None] + offs)[:, :, None]  # B×size×1
-    ci = (left[:, None] + offs)[:, None, :]  # B×1×size
-    bi = torch.arange(b, device=image.device)[:, None, None]
-    return image.permute(0, 2, 3, 1)[bi, ri, ci].permute(0, 3, 1, 2)
+    the local discriminator sees a 128² area centred on the completed region); an image without a hole is cropped
+    at its centre. Hole pixels are those above 0.5."""
+    crop = centred_crop(image, size, hole_boxes(mask, threshold=0.5))[0]
+    # NHWC, the layout this crop always had: the local critic's convolutions round alike from run to run
+    return crop.contiguous(memory_format=torch.channels_last)
 
 
 def _tower(cin: int, widths: Sequence[int], size: int, fc_units: int) -> tuple[nn.Sequential, int]:

@@ -7,14 +7,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from inpaintlab.conventions import check_mask
+
 
 def _check_input(masked_image: Tensor, mask: Tensor, channels: int, name: str) -> None:
     if masked_image.dim() != 4 or masked_image.shape[1] != channels:
         raise ValueError(f"{name} expects a B×{channels}×H×W masked image, got shape {tuple(masked_image.shape)}")
-    if mask.shape[0] != masked_image.shape[0] or mask.shape[1] != 1 or mask.shape[2:] != masked_image.shape[2:]:
-        raise ValueError(
-            f"{name} expects a B×1×H×W mask matching the image {tuple(masked_image.shape)}, got {tuple(mask.shape)}"
-        )
+    check_mask(mask, masked_image, who=name)
 
 
 class FullyConnectedAutoencoder(nn.Module):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from inpaintlab.conventions import check_mask
 from inpaintlab.nn.padding import PADDING_MODES, PaddedConv2d
 from inpaintlab.nn.precision import spectral_norm_fp32
 
@@ -58,16 +59,7 @@ class SNPatchGAN(nn.Module):
                     "image; "
                     "pass mask (B×1×H×W, 1 = hole)"
                 )
-            if (
-                mask.dim() != 4
-                or mask.shape[1] != 1
-                or mask.shape[0] != image.shape[0]
-                or (mask.shape[2:] != image.shape[2:])
-            ):
-                raise ValueError(
-                    f"SNPatchGAN expects a B×1×H×W mask matching the image {tuple(image.shape)}, "
-                    f"got {tuple(mask.shape)}"
-                )
+            check_mask(mask, image, who="SNPatchGAN")
             image = torch.cat([image, mask.to(image.dtype)], dim=1)
         elif c != self.in_channels:
             raise ValueError(

@@ -14,7 +14,8 @@ from typing import Any
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
-from inpaintlab.errors import InpaintlabError
+from inpaintlab.conventions import CONFIG_DIR
+from inpaintlab.errors import ConfigError, InpaintlabError
 from inpaintlab.utils.destinations import check_writable
 
 log = logging.getLogger("inpaintlab")
@@ -46,12 +47,30 @@ def unique_dir(path: str) -> str:
             candidate = base.with_name(f"{base.name}_{n}")
 
 
+def total_steps(*parts: Any) -> int:
+    """Iterations of a schedule: the sum of numbers and of phase lists' ``steps`` (``${total_steps:${model.phases.phases}}``
+    for ``trainer.max_steps``, so the phase lengths are written once)."""
+    total = 0
+    for part in parts:
+        if isinstance(part, (int, float, str)):
+            total += int(part)
+            continue
+        for phase in part:
+            if phase.get("steps") is None:
+                raise ConfigError(f"total_steps: phase {phase.get('name')!r} has no steps (an open-ended phase has no total)")
+            total += int(phase["steps"])
+    return total
+
+
 def register_resolvers() -> None:
-    """`${wandb_offline:}`: offline unless the user configured wandb; `${unique_dir:PATH}`: a new folder."""
+    """`${wandb_offline:}`: offline unless the user configured wandb; `${unique_dir:PATH}`: a new folder;
+    `${total_steps:…}`: a schedule's iterations (``total_steps``)."""
     if not OmegaConf.has_resolver("wandb_offline"):
         OmegaConf.register_new_resolver("wandb_offline", lambda: not wandb_configured())
     if not OmegaConf.has_resolver("unique_dir"):
         OmegaConf.register_new_resolver("unique_dir", unique_dir, use_cache=True)
+    if not OmegaConf.has_resolver("total_steps"):
+        OmegaConf.register_new_resolver("total_steps", total_steps)
 
 
 class _DropMessages(logging.Filter):
@@ -107,7 +126,7 @@ def refuse_existing_run_dir(argv: list[str], prog: str = "inpaintlab") -> None:
 
 def check_group_choices(argv: list[str], prog: str = "inpaintlab") -> None:
     """``experiment=typo`` (or any config group): one line listing the choices, instead of Hydra's several."""
-    conf = Path(__file__).resolve().parents[1] / "conf"
+    conf = CONFIG_DIR
     if any(a.startswith(("hydra.searchpath", "+hydra.searchpath", "--config-dir", "-cd", "--config-path", "-cp"))
            for a in argv):
         return  # configs from elsewhere: Hydra decides
@@ -173,7 +192,7 @@ def check_composes(argv: list[str], config_name: str, prog: str = "inpaintlab") 
             else:
                 first.append(o.input_line)
         GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=first)
     except Exception as e:  # noqa: BLE001 - Hydra's parse and composition errors, shown in one line
         lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.startswith((" ", "\t"))]
