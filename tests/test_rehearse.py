@@ -126,8 +126,10 @@ def test_celeba_face_square_is_what_the_model_is_offered(tmp_path):
     cfg = compose_config(["experiment=btgmi_celeba", f"data.root={root}"], tmp_path)
     found = native_resolution(cfg)
     assert found["upscaled"] is True and found["model_input_size"] == [256, 256]
-    # BTGMI's paper trains its CelebA at 256² (003 Sec. 4.1): allowed, with the source; GLCIC's is not
-    assert "003 Sec. 4.1" in reports.upscale_allowed("btgmi_celeba") and reports.upscale_allowed("glcic_celeba") is None
+    # BTGMI's paper trains its CelebA at 256² (003 Sec. 4.1), GLCIC's global critic takes 256² (004): allowed, each
+    # with its source; PConv's Places2 is not (the high-resolution release is native at 512²)
+    assert "003 Sec. 4.1" in reports.upscale_allowed("btgmi_celeba")
+    assert "004 (GLCIC)" in reports.upscale_allowed("glcic_celeba") and reports.upscale_allowed("pconv_places2") is None
     GlobalHydra.instance().clear()
     cfg = compose_config(["experiment=ga_celeba", f"data.root={root}", "data.val_size=2"], tmp_path)
     assert native_resolution(cfg) == {"data_native_size": [218, 178], "model_input_size": [128, 128],
