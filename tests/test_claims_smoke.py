@@ -1,0 +1,46 @@
+"""The claim checks that write numbers into the experiment READMEs keep running: each runs its ``--smoke`` mode in
+this process (``main([...])``, the same training and evaluation functions as the real run, tiny sizes, the tiny
+generated IDX files of ``idx_root``) and its numbers are checked for shape, range and what holds exactly even
+after two steps. None of them may write into the docs. (The claims themselves at scale: tests/test_claims.py,
+slow.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import pytest
+import torch
+
+from conftest import REPO
+from inpaintlab.utils.smoke import require_finite
+
+EXPERIMENTS = REPO / "experiments"
+# everything a claim check writes into outside --smoke
+DOCS = [*sorted(EXPERIMENTS.glob("*/README.md")), EXPERIMENTS / "btgmi" / "guided_example.png"]
+
+
+def load_script(paper: str, name: str):
+    spec = importlib.util.spec_from_file_location(f"{paper}_{name}_smoke", EXPERIMENTS / paper / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def docs_unchanged():
+    """The READMEs and the BTGMI figure are byte-identical after the test; torch's thread count is restored."""
+    before, threads = {p: p.read_bytes() for p in DOCS if p.is_file()}, torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+    changed = [str(p.relative_to(REPO)) for p, data in before.items() if p.read_bytes() != data]
+    assert not changed, f"--smoke wrote into {changed}"
+
+
+def test_require_finite_names_the_failed_number():
+    require_finite({"a": {"l1": 0.5, "change": None, "name": "x"}, "rows": [(1, 2.0)]}, "check")
+    with pytest.raises(SystemExit) as done:
+        require_finite({"a": {"l1": 0.5}, "rows": [("binary", float("nan"))]}, "claim-x")
+    assert done.value.code == "claim-x: the measurement rows[0][1] is nan, not a finite number; nothing written into the docs"
+    with pytest.raises(SystemExit, match=r"a/psnr is inf"):
+        require_finite({"a": {"psnr": math.inf}}, "claim-x")
