@@ -44,3 +44,35 @@ def test_require_finite_names_the_failed_number():
     assert done.value.code == "claim-x: the measurement rows[0][1] is nan, not a finite number; nothing written into the docs"
     with pytest.raises(SystemExit, match=r"a/psnr is inf"):
         require_finite({"a": {"psnr": math.inf}}, "claim-x")
+
+
+def test_pconv_claim_check_smoke(idx_root, docs_unchanged, capsys):
+    """PConv's defining property holds exactly after 2 steps: the output does not depend on the hole's fill (Δ is
+    0.0 for both other fills, and the L1 / PSNR are identical); the vanilla U-Net's does."""
+    results = load_script("pconv", "claim_check").main(["--smoke", "--root", str(idx_root)])
+    fills = ["0 (as trained)", "train mean", "uniform noise"]
+    assert list(results) == ["partial", "vanilla"] and all(list(r) == fills for r in results.values())
+    for conv in results.values():
+        assert conv[fills[0]]["change"] is None
+        for r in conv.values():
+            assert 0.0 < r["l1_hole"] < 1.0 and 0.0 < r["psnr"] < 100.0
+    partial, vanilla = results["partial"], results["vanilla"]
+    for fill in fills[1:]:
+        assert partial[fill] == {**partial[fills[0]], "change": 0.0}
+        assert vanilla[fill]["change"] > 1e-3
+    assert "| partial | uniform noise |" in capsys.readouterr().out
+
+
+def test_pconv_claim_check_smoke_exits_on_a_failed_measurement(idx_root, docs_unchanged, monkeypatch):
+    """A NaN in the measurements stops the script with one line naming it, before any table is printed."""
+    script = load_script("pconv", "claim_check")
+    evaluate = script.evaluate
+
+    def broken(net, *args):
+        res = evaluate(net, *args)
+        res["train mean"]["psnr"] = float("nan")
+        return res
+
+    monkeypatch.setattr(script, "evaluate", broken)
+    with pytest.raises(SystemExit, match=r"^claim-pconv: the measurement partial/train mean/psnr is nan"):
+        script.main(["--smoke", "--root", str(idx_root)])

@@ -12,16 +12,17 @@ much the output inside the hole changes against the 0 fill.
 
     python experiments/pconv/claim_check.py                       # 150 steps each, 2 threads, prints the table
     python experiments/pconv/claim_check.py --steps 100 --write   # and writes it into experiments/pconv/README.md
+    python experiments/pconv/claim_check.py --smoke               # seconds (CI): 2 steps, 8 test images, nothing written
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
 import re
 import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.losses import PConvL1Loss, TotalVariationLoss
 from inpaintlab.models.pconv_unet import PConvUNet
 from inpaintlab.utils.provenance import stamp
+from inpaintlab.utils.smoke import fashion_mnist_or_generated, require_finite
 
 README = Path(__file__).resolve().parent / "README.md"
 START, END = "<!-- claim-pconv:start -->", "<!-- claim-pconv:end -->"
@@ -72,6 +74,7 @@ def train(conv_type: str, images: torch.Tensor, args) -> tuple[PConvUNet, float]
 
 @torch.no_grad()
 def evaluate(net: PConvUNet, images: torch.Tensor, mask: torch.Tensor, fills: dict[str, torch.Tensor]) -> dict:
+    """{fill: {l1_hole, psnr, change}}; ``change`` (vs the first fill's output) is None for the first fill."""
     res, base = {}, None
     for name, fill in fills.items():
         out = net(images * (1 - mask) + fill * mask, mask)["output"]
@@ -81,7 +84,7 @@ def evaluate(net: PConvUNet, images: torch.Tensor, mask: torch.Tensor, fills: di
         l1_hole = ((a - b).abs() * hole).sum() / hole.sum()
         mse = ((a - b) ** 2).flatten(1).mean(1).clamp_min(1e-10)
         psnr = (10 * torch.log10(1 / mse)).mean()
-        change = float("nan") if base is None else (((out - base).abs() * hole).sum() / hole.sum() / 2).item()
+        change = None if base is None else (((out - base).abs() * hole).sum() / hole.sum() / 2).item()
         base = out if base is None else base
         res[name] = {"l1_hole": l1_hole.item(), "psnr": psnr.item(), "change": change}
     return res
@@ -99,12 +102,12 @@ def table(results: dict, args, secs: dict) -> str:
     ]
     for conv, res in results.items():
         for fill, r in res.items():
-            change = "—" if math.isnan(r["change"]) else f"{r['change']:.4f}"
+            change = "—" if r["change"] is None else f"{r['change']:.4f}"
             lines.append(f"| {conv} | {fill} | {r['l1_hole']:.4f} | {r['psnr']:.2f} | {change} |")
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", type=Path, default=FASHION_MNIST)
     p.add_argument("--steps", type=int, default=150)
@@ -116,7 +119,21 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--write", action="store_true", help="write the table into experiments/pconv/README.md")
-    args = p.parse_args()
+    p.add_argument("--smoke", action="store_true",
+                   help="seconds (CI): 2 steps × batch 4 on 16 images, 8 test images, 1 thread, generated data where "
+                        "--root has none, nothing written")
+    args = p.parse_args(argv)
+    command = shlex.join(["python", "experiments/pconv/claim_check.py", *(sys.argv[1:] if argv is None else argv)])
+    if not args.smoke:
+        return run(args, command)
+    args.steps, args.batch, args.train, args.test, args.threads, args.write = 2, 4, 16, 8, 1, False
+    with tempfile.TemporaryDirectory(prefix="claim-pconv-smoke-") as scratch:
+        args.root = fashion_mnist_or_generated(args.root, Path(scratch) / "fashion-mnist")
+        return run(args, command)
+
+
+def run(args, command: str) -> dict:
+    """Train both nets, evaluate every fill, print the table (and write it with ``--write``): {conv: {fill: …}}."""
     torch.set_num_threads(args.threads)
     train_images = load(args.root, "train", args.train, 64)
     test_images = load(args.root, "test", args.test, 64)
@@ -128,7 +145,8 @@ def main() -> None:
     for conv in ("partial", "vanilla"):
         net, secs[conv] = train(conv, train_images, args)
         results[conv] = evaluate(net, test_images, test_mask, fills)
-    text = table(results, args, secs) + "\n\n" + stamp(vars(args), "python " + shlex.join(sys.argv))
+    require_finite(results, "claim-pconv")
+    text = table(results, args, secs) + "\n\n" + stamp(vars(args), command)
     print(text)
     if args.write:
         readme = README.read_text()
@@ -136,6 +154,7 @@ def main() -> None:
         README.write_text(re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, readme, flags=re.S)
                           if START in readme else readme.rstrip() + "\n\n" + block + "\n")
         print(f"written into {README}")
+    return results
 
 
 if __name__ == "__main__":
