@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import time
 
+import numpy as np
 import pytest
 import torch
 
 from conftest import REPO
+from inpaintlab.data.mnist import find_idx, read_idx
 from inpaintlab.utils.smoke import require_finite
 
 EXPERIMENTS = REPO / "experiments"
@@ -76,3 +79,27 @@ def test_pconv_claim_check_smoke_exits_on_a_failed_measurement(idx_root, docs_un
     monkeypatch.setattr(script, "evaluate", broken)
     with pytest.raises(SystemExit, match=r"^claim-pconv: the measurement partial/train mean/psnr is nan"):
         script.main(["--smoke", "--root", str(idx_root)])
+
+
+def test_yeh_claim_check_smoke(idx_root, docs_unchanged, monkeypatch, tmp_path):
+    """Trains the prior through ``inpaintlab-train`` for 2 steps, searches 2 steps: five well-formed rows; the
+    mean-fill baseline's in-hole L1 is recomputed here from the IDX bytes. The training run goes to a temporary
+    folder, not the default outputs/claim_yeh."""
+    monkeypatch.chdir(tmp_path)
+    start = time.time()
+    rows = load_script("yeh", "claim_check").main(["--smoke", "--root", str(idx_root)])
+    assert [(name, out) for name, out, *_ in rows] == [
+        ("mean fill (baseline)", "—"),
+        ("weighted W (paper)", "(a) G(ẑ) pasted"), ("weighted W (paper)", "(b) blended"),
+        ("binary mask", "(a) G(ẑ) pasted"), ("binary mask", "(b) blended")]
+    for _, _, l1, seam, _ in rows:
+        assert 0.0 < l1 < 1.0 and 0.0 <= seam < 1.0
+    assert rows[0][4] == 0.0 and all(sec > 0.0 for *_, sec in rows[1:])
+    # the baseline on [0, 1]: the 4 first test images padded to 32², their 16² centre filled with the known mean
+    x = np.pad(read_idx(find_idx(idx_root, "t10k-images-idx3-ubyte"))[:4] / 255.0, ((0, 0), (2, 2), (2, 2)))
+    hole = np.zeros((32, 32), bool)
+    hole[8:24, 8:24] = True
+    mean = x[:, ~hole].mean(1)
+    assert rows[0][2] == pytest.approx(np.abs(x[:, hole] - mean[:, None]).mean(), abs=1e-5)
+    default_out = REPO / "outputs" / "claim_yeh"
+    assert not [p for p in default_out.rglob("*") if p.stat().st_mtime >= start]

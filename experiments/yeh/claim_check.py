@@ -11,6 +11,7 @@
 The table is printed and written into experiments/yeh/README.md between the ``claim-yeh`` markers.
 
     python experiments/yeh/claim_check.py --train-steps 3000 --steps 500 --images 64
+    python experiments/yeh/claim_check.py --smoke     # seconds (CI): 2 training + 2 search steps, nothing written
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,11 +35,16 @@ from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.imaging import poisson_blend
 from inpaintlab.models.dcgan import latent_search
 from inpaintlab.utils.provenance import stamp
+from inpaintlab.utils.smoke import fashion_mnist_or_generated, require_finite
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "experiments" / "yeh" / "README.md"
 START, END = "<!-- claim-yeh:start -->", "<!-- claim-yeh:end -->"
 FASHION_MNIST = Path(os.environ.get("FASHION_MNIST_ROOT", "/usr/share/datasets/fashion-mnist"))
+# --smoke: the same inpaintlab-train run, 2 steps on the CPU with a 2-step validation search on 4 images (the
+# generated data hold 96 training images, fewer than the config's 5,000 held out for validation)
+SMOKE_TRAIN = ["trainer=cpu", "trainer.val_check_interval=2", "data.val_size=4", "data.batch_size=8",
+               "data.eval_batch_size=4", "model.val_search.steps=2"]
 
 
 def seam(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -81,10 +88,12 @@ def load_prior(ckpt: Path):
     return g.eval(), d.eval(), cfg
 
 
-def measure(ckpt: Path, steps: int, images: int) -> list[tuple[str, str, float, float, float]]:
-    """Rows (context loss, output, in-hole L1, seam, seconds per image) for the trained prior at ``ckpt``."""
+def measure(ckpt: Path, steps: int, images: int,
+            root: Path = FASHION_MNIST) -> list[tuple[str, str, float, float, float]]:
+    """Rows (context loss, output, in-hole L1, seam, seconds per image) for the trained prior at ``ckpt``, on the
+    first ``images`` test images of the Fashion-MNIST in ``root``."""
     g, d, cfg = load_prior(ckpt)
-    data = MNISTImages(FASHION_MNIST, "test", variant="fashion_mnist", pad=int(cfg.data.dataset.get("pad", 2)))
+    data = MNISTImages(root, "test", variant="fashion_mnist", pad=int(cfg.data.dataset.get("pad", 2)))
     y = data.get_batch(list(range(images)))["image"]
     mask = CenterSquareMask(0.5)(images, 32, 32)
 
@@ -110,20 +119,41 @@ def measure(ckpt: Path, steps: int, images: int) -> list[tuple[str, str, float, 
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> list[tuple[str, str, float, float, float]]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=REPO / "outputs" / "claim_yeh")
+    p.add_argument("--out", type=Path, default=None, help="training run folder's parent (outputs/claim_yeh)")
     p.add_argument("--ckpt", type=Path, default=None, help="use this trained prior instead of training one")
     p.add_argument("--train-steps", type=int, default=3000)
     p.add_argument("--steps", type=int, default=500, help="search steps (the paper: 1500)")
     p.add_argument("--images", type=int, default=64)
+    p.add_argument("--root", type=Path, default=FASHION_MNIST, help="Fashion-MNIST's four IDX files")
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--smoke", action="store_true",
+                   help="seconds (CI): 2 training steps on the CPU, 2 search steps on 4 images, generated data where "
+                        "--root has none, a temporary --out, nothing written")
     p.add_argument("train_overrides", nargs="*", help="extra Hydra overrides for the training run")
     args = p.parse_args(argv)
+    command = shlex.join(["python", "experiments/yeh/claim_check.py", *(sys.argv[1:] if argv is None else argv)])
+    if not args.smoke:
+        args.out = args.out or REPO / "outputs" / "claim_yeh"
+        return run(args, command)
+    args.train_steps, args.steps, args.images, args.no_write = 2, 2, 4, True
+    with tempfile.TemporaryDirectory(prefix="claim-yeh-smoke-") as scratch:
+        args.root = fashion_mnist_or_generated(args.root, Path(scratch) / "fashion-mnist")
+        args.out = args.out or Path(scratch)
+        args.train_overrides = [*SMOKE_TRAIN, *args.train_overrides]
+        return run(args, command)
+
+
+def run(args, command: str) -> list[tuple[str, str, float, float, float]]:
+    """Train the prior (unless ``--ckpt``), measure, print the table (and write it unless ``--no-write``): the rows."""
     t0 = time.perf_counter()
-    ckpt = args.ckpt or train_prior(args.out / "train", args.train_steps, args.train_overrides)
+    overrides = [f"data.root={args.root}", *args.train_overrides]  # trained on the data measured, unless overridden
+    ckpt = args.ckpt or train_prior(args.out / "train", args.train_steps, overrides)
     train_s = time.perf_counter() - t0
-    rows = measure(ckpt, args.steps, args.images)
+    rows = measure(ckpt, args.steps, args.images, args.root)
+    require_finite({f"{name} {out}": {"in-hole L1": l1, "seam": sm, "s/image": sec} for name, out, l1, sm, sec in rows},
+                   "claim-yeh")
     lines = [
         f"Fashion-MNIST test images 0–{args.images - 1} (32², 16² centre hole), prior: {ckpt.name} "
         f"({'trained here, ' + str(args.train_steps) + ' steps, ' + f'{train_s / 60:.1f} min' if args.ckpt is None else 'given'}), "
@@ -135,7 +165,6 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, out, l1, sm, sec in rows:
         lines.append(f"| {name} | {out} | {l1:.4f} | {sm:.4f} | {sec:.3f} |")
-    command = shlex.join(["python", "experiments/yeh/claim_check.py", *(sys.argv[1:] if argv is None else argv)])
     text = "\n".join([*lines, "", stamp(vars(args), command)]) + "\n"
     print(text)
     if not args.no_write and README.is_file():
@@ -144,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             README.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), START + "\n" + text + END, readme,
                                      flags=re.S))
             print(f"written into {README}")
-    return 0
+    return rows
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
