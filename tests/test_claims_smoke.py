@@ -7,12 +7,14 @@ slow.)"""
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import time
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from conftest import REPO
 from inpaintlab.data.mnist import find_idx, read_idx
@@ -103,3 +105,19 @@ def test_yeh_claim_check_smoke(idx_root, docs_unchanged, monkeypatch, tmp_path):
     assert rows[0][2] == pytest.approx(np.abs(x[:, hole] - mean[:, None]).mean(), abs=1e-5)
     default_out = REPO / "outputs" / "claim_yeh"
     assert not [p for p in default_out.rglob("*") if p.stat().st_mtime >= start]
+
+
+def test_btgmi_guided_check_smoke(idx_root, docs_unchanged, tmp_path):
+    """The COCO layout, 2 + 1 steps of joint training, the held-out evaluation and the figure drawn through
+    ``inpaintlab-guide`` from the saved checkpoint: finite errors in [0, 1], the same numbers in results.json."""
+    results = load_script("btgmi", "guided_check").main(["--smoke", "--fmnist", str(idx_root), "--out", str(tmp_path)])
+    assert set(results) == {"paste_fg", "model_fg", "paste_bg", "model_bg", "images"}
+    assert 1 <= results["images"] <= 6
+    assert all(0.0 < results[k] < 1.0 for k in ("paste_fg", "model_fg", "paste_bg", "model_bg"))
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert {k: saved[k] for k in results} == results and "--smoke" in saved["provenance"]["command"]
+    # 4 tiles of 64² × 3 per row with 4-px gutters; one row per held-out image with a guide object (≤ 3)
+    width, height = Image.open(tmp_path / "guided_example.png").size
+    assert width == 4 * 192 + 5 * 4 and height in {r * 192 + (r + 1) * 4 for r in (1, 2, 3)}
+    blob = torch.load(tmp_path / "guided.ckpt", map_location="cpu", weights_only=False)
+    assert blob["inpaintlab"]["model_config"]["generator"]["num_blocks"] == 3
