@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny datasets in real on-disk layouts, and the composed Hydra config clamped for CPU."""
+"""Fixtures shared by every test (importable helpers live in helpers.py and layouts.py: nothing imports this file)."""
 
 from __future__ import annotations
 
@@ -6,27 +6,20 @@ import os
 from pathlib import Path
 
 import pytest
+from hydra.core.global_hydra import GlobalHydra
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_REFERENCE = REPO.parent / "shared" / "reference"
+from helpers import make_idx_dataset
 
 os.environ.setdefault("WANDB_MODE", "offline")  # no test may reach the network
 os.environ.setdefault("WANDB_SILENT", "true")
 
 
-def reference_fixture(name: str) -> Path:
-    """Path of a ../shared/reference tensor file; fails (never skips) when it is missing."""
-    path = SHARED_REFERENCE / name
-    if not path.is_file():
-        pytest.fail(f"reference fixture {path} is missing: the parity tests need ../shared/reference beside the repo")
-    return path
-
-
-def make_idx_dataset(root: Path, n_train: int = 96, n_test: int = 48, gz: bool = True, seed: int = 0) -> Path:
-    """Write the four MNIST IDX files with smooth random 28×28 shapes (so gradients are meaningful)."""
-    from inpaintlab.data.synthetic import make_idx_dataset as make
-
-    return make(root, n_train=n_train, n_test=n_test, gz=gz, seed=seed)
+@pytest.fixture(autouse=True)
+def _clear_hydra():
+    """Each test starts with Hydra uninitialised: train() and the entry points leave GlobalHydra set, and the next
+    compose would fail with "GlobalHydra is already initialized"."""
+    yield
+    GlobalHydra.instance().clear()
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from inpaintlab.conventions import CONFIG_DIR
 
+REPO = Path(__file__).resolve().parents[1]  # the repository root, wherever the test file sits
+SHARED_REFERENCE = REPO.parent / "shared" / "reference"
 CONF_DIR = CONFIG_DIR
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
@@ -44,3 +47,18 @@ def run_cli(module: str, args: list[str], cwd: Path, timeout: int = 300,
     return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def reference_fixture(name: str) -> Path:
+    """Path of a ../shared/reference tensor file; fails (never skips) when it is missing."""
+    path = SHARED_REFERENCE / name
+    if not path.is_file():
+        pytest.fail(f"reference fixture {path} is missing: the parity tests need ../shared/reference beside the repo")
+    return path
+
+
+def make_idx_dataset(root: Path, n_train: int = 96, n_test: int = 48, gz: bool = True, seed: int = 0) -> Path:
+    """Write the four MNIST IDX files with smooth random 28×28 shapes (so gradients are meaningful)."""
+    from inpaintlab.data.synthetic import make_idx_dataset as make
+
+    return make(root, n_train=n_train, n_test=n_test, gz=gz, seed=seed)

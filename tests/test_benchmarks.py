@@ -14,7 +14,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO
+from helpers import REPO
 
 BENCH = REPO / "benchmarks"
 SCRIPTS = sorted(BENCH.glob("bench_*.py"))

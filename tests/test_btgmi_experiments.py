@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
@@ -17,12 +16,6 @@ from layouts import data_root_for
 # the tiny BTGMI of tests/test_train.py (narrow nets, one step per phase, random-weight AlexNet in PPL)
 TINY = ["data.dataset.image_size=32", "btgmi.head_steps=1", "btgmi.block_steps=1",
         "model.generator.channels=[8,16,16]", "model.discriminator.ndf=8", "model.losses.ppl.pretrained=false"]
-
-
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
 
 
 def _compose(overrides, tmp_path):

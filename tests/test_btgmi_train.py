@@ -10,12 +10,6 @@ from inpaintlab.train import train
 from test_train import _clamped
 
 
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
-
-
 def test_growth_starts_from_a_trained_heads_checkpoint(tmp_path, tmp_path_factory):
     head = tmp_path / "head"
     train(_clamped("btgmi_places2", head, tmp_path_factory, extra=["test=false", "trainer.max_steps=1"]))

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import make_idx_dataset
-from helpers import CONF_DIR, run_cli
+from helpers import CONF_DIR, make_idx_dataset, run_cli
 from inpaintlab.compare import CONTRAST, METRICS, experiment_file, train_command
 
 COMPARE = yaml.safe_load((CONF_DIR / "compare" / "fashion_mnist_64.yaml").read_text())

@@ -32,12 +32,6 @@ def _targets(node, path="") -> list[tuple[str, str]]:
     return found
 
 
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
-
-
 def test_groups_are_populated():
     assert len(OPTIONS) > 40
 

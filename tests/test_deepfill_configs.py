@@ -21,12 +21,6 @@ V1 = ("deepfill_v1_places2", "deepfill_v1_celeba")
 V2 = ("deepfill_v2_places2", "deepfill_v2_celeba")
 
 
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
-
-
 def _cfg(tmp_path, *overrides):
     GlobalHydra.instance().clear()
     return compose_config(list(overrides), tmp_path)

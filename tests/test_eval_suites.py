@@ -16,12 +16,6 @@ from inpaintlab.errors import ConfigError
 from layouts import data_root_for
 
 
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
-
-
 def _cfg(experiment, tmp_path, factory, extra=()):
     probe = compose_config([f"experiment={experiment}"], tmp_path)
     root = data_root_for(probe, factory)

@@ -12,8 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from conftest import reference_fixture
-from helpers import run_cli
+from helpers import reference_fixture, run_cli
 from inpaintlab import pretrained
 from inpaintlab.inpaint import (
     coarse_to_fine,

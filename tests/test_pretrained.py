@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import reference_fixture
+from helpers import reference_fixture
 from inpaintlab import pretrained
 from inpaintlab.models.coarse_to_fine import crfill, deepfill_v1
 

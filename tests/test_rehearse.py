@@ -20,12 +20,6 @@ from test_train import EXPERIMENT_OVERRIDES, _clamped
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
-
-
 # ------------------------------------------------------------------------------------------------ the plan
 def _makefile_runs() -> dict[str, list[str]]:
     """{paper: [run names]} of every reproduce-<paper> target of the Makefile, sweeps expanded, and the report

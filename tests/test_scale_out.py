@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 from torch.utils.data import DataLoader
@@ -25,12 +24,6 @@ OPTUNA_SEARCHES = {
                      "maximize"),
     "btgmi_optuna": ("btgmi_places2", {"model.losses.ppl.weight", "model.adversarial.weight"}, "maximize"),
 }
-
-
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
 
 
 @pytest.mark.parametrize("search", sorted(OPTUNA_SEARCHES))

@@ -16,12 +16,6 @@ from inpaintlab.train import train
 from layouts import data_root_for
 
 
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
-
-
 def _metrics_rows(run_dir: Path) -> list[dict[str, str]]:
     with open(run_dir / "csv" / "metrics.csv", newline="") as f:
         return list(csv.DictReader(f))

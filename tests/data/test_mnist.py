@@ -6,7 +6,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from conftest import make_idx_dataset
+from helpers import make_idx_dataset
 from inpaintlab.data.mnist import MNISTImages, download_mnist, read_idx, write_idx
 from inpaintlab.errors import DatasetNotFoundError, InpaintlabError
 

@@ -15,8 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
 import lightning as L
-from conftest import reference_fixture
-from helpers import compose_config
+from helpers import compose_config, reference_fixture
 from inpaintlab import pretrained
 from inpaintlab.errors import ConfigError
 from inpaintlab.lightning.crfill_module import CRFillModule
@@ -30,12 +29,6 @@ SIZE = 64  # 7×7 CR patches (16×16, stride 8); the SN-PatchGAN's six stride-2 
 # small widths so that a few training steps take seconds; the real configs are untouched
 TINY = ["model.generator.cnum=8", "model.discriminator.cnum=4"]
 TINY_CR = [*TINY, "model.cr_loss.aux_net.cnum=8"]
-
-
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
 
 
 def _model(experiment: str, tmp_path: Path, extra=()) -> CRFillModule:

@@ -4,7 +4,6 @@ states T_C, T_D, T_train."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 from torch.utils.data import DataLoader, Dataset
@@ -16,12 +15,6 @@ from inpaintlab.lightning import GLCICModule, PhaseSchedule
 from inpaintlab.lightning.inpainting_module import composite
 from inpaintlab.losses import MaskedL2Loss, NonSaturatingGANLoss
 from inpaintlab.models.glcic import GLCICCompletionNetwork, GLCICDiscriminator, hole_centred_crop
-
-
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
 
 
 def test_experiment_configs_state_the_papers_schedule(tmp_path):

@@ -19,11 +19,10 @@ from test_train import _clamped, _irregular_masks
 
 
 @pytest.fixture(autouse=True)
-def _clear_hydra(monkeypatch, tmp_path_factory):
+def _irregular_masks_env(monkeypatch, tmp_path_factory):
+    """NVIDIA's mask folders (training and the test suites) as tiny generated ones."""
     monkeypatch.setenv("IRREGULAR_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))
-    monkeypatch.setenv("IRREGULAR_TEST_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))  # the test suites
-    yield
-    GlobalHydra.instance().clear()
+    monkeypatch.setenv("IRREGULAR_TEST_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))
 
 
 def _ckpt(run: Path) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from torch.utils.data import DataLoader
 
@@ -46,12 +45,6 @@ FAMILIES = {
 
 
 STEPS = {"glcic": 4}  # enough steps to cross every phase boundary; 2 otherwise
-
-
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
 
 
 def build_module(family: str, tmp_path, extra=()):

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 from test_precision import FAMILIES, batches, build_module, fit
-
-
-@pytest.fixture(autouse=True)
-def _clear_hydra():
-    yield
-    GlobalHydra.instance().clear()
 
 
 def test_channels_last_same_output_and_trains(tmp_path):

@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from conftest import reference_fixture
+from helpers import reference_fixture
 from inpaintlab.losses.adversarial import HingeGANLoss
 from inpaintlab.losses.contextual_reconstruction import (
     ContextualReconstructionLoss,

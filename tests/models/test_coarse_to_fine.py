@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import reference_fixture
+from helpers import reference_fixture
 from inpaintlab.models.coarse_to_fine import (
     OFFICIAL_LAYERS,
     CoarseToFineGenerator,

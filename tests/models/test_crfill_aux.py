@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from conftest import reference_fixture
+from helpers import reference_fixture
 from inpaintlab.models.crfill_aux import (
     CRFILL_KEY_MAP,
     CRFillAuxNet,

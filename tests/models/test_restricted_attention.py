@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import reference_fixture
+from helpers import reference_fixture
 from inpaintlab.models.coarse_to_fine import crfill, deepfill_v1, deepfill_v2
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import reference_fixture
+from helpers import reference_fixture
 from inpaintlab.nn.contextual_attention import ContextualAttention, flow_to_color, tf_nearest_downsample
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import reference_fixture
+from helpers import reference_fixture
 from inpaintlab.nn import PartialConv2d
 
 
