@@ -1,18 +1,23 @@
-"""Compose the real Hydra config and clamp it for a few CPU steps (lightning-hydra-template style)."""
+"""Helpers every test folder imports by name (``from helpers import ...``): the repository paths, the real Hydra
+config composed and clamped for a few CPU steps (lightning-hydra-template style), tiny trained checkpoints, and the
+entry points run as subprocesses."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from inpaintlab.conventions import CONFIG_DIR
+from layouts import data_root_for, object_shapes, voc_shapes
 
 REPO = Path(__file__).resolve().parents[1]  # the repository root, wherever the test file sits
 SHARED_REFERENCE = REPO.parent / "shared" / "reference"
@@ -31,6 +36,105 @@ CPU_CLAMP = [
 ]
 
 
+# Per-experiment clamps for the generic 4-step CPU run (< 60 s each on 2 cores); the real configs stay as the
+# papers say. The tiny Places2 / ImageNet layouts hold 8 / 6 training images (hence val_size=2), and the
+# DeepFill-family generators (cnum 48) run at 64² instead of 256²; DeepFill v2's 128² box shrinks with them.
+_CRFILL_CLAMP = ["data.dataset.image_size=64", "data.val_size=2"]
+_DEEPFILL_V1_CLAMP = ["data.dataset.image_size=128", "data.val_size=2", "mask.height=64", "mask.width=64",
+                      "mask.max_delta=16", "model.generator.cnum=16", "model.discriminator.cnum=16"]
+_DEEPFILL_V2_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "mask.generators.box.height=32",
+                      "mask.generators.box.width=32", "mask.generators.box.max_delta=8"]
+# Context Encoder at 32² (16² centre patch, a 2-px overlap instead of 7) with widths ÷4 and a 64-unit bottleneck;
+# GLCIC at 64² with a 16–24 px hole, 32² local crop.
+_CE_CLAMP = ["data.val_size=2", "data.dataset.image_size=32", "model.generator.image_size=32", "model.generator.nef=16",
+             "model.generator.ngf=16", "model.generator.bottleneck_units=64"]
+_CE_CENTER = [*_CE_CLAMP, "mask.size=16", "mask.margin=2", "model.losses.rec.overlap=2",
+              "model.discriminator.patch_size=16", "model.discriminator.ndf=16"]
+_GLCIC_CLAMP = ["data.val_size=2", "data.dataset.image_size=64", "data.dataset.resize=[64,96]", "mask.size=[16,24]",
+                "model.generator.cnum=8", "model.discriminator.global_size=64", "model.discriminator.local_size=32",
+                "model.discriminator.cnum=8", "model.discriminator.fc_units=32", "model.phases.0.steps=2",
+                "model.phases.1.steps=1", "model.phases.2.steps=1"]
+# PConv: a 4-level U-Net of widths 8–32 at 64², VGG-16 with random weights (no ImageNet weights in CI), and the
+# fine-tuning phase from step 2 so the 4-step run passes through both phases.
+_PCONV_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "model.generator.levels=4",
+                "model.generator.base_channels=8", "model.generator.max_channels=32",
+                "model.losses.perceptual.pretrained=false", "finetune_at=2",
+                # the hole-ratio suites on the tiny mask folder: one suite spanning every ratio, the others off
+                "data.eval_masks.irregular_01_10.ratio_range=[0.0,1.0]",
+                *[f"data.eval_masks.irregular_{lo}_{hi}=null" for lo, hi in ((10, 20), (20, 30), (30, 40), (40, 50), (50, 60))]]
+# BTGMI: 32² images, narrow nets, one step per phase (head, block1–3), a random-weight AlexNet inside PPL (no
+# ImageNet weights in CI); PPL at native size as the paper (the 8–16 px holes' sides go up to AlexNet's 31).
+_BTGMI_CLAMP = ["data.dataset.image_size=32", "data.val_size=2", "btgmi.head_steps=1", "btgmi.block_steps=1",
+                "model.generator.channels=[8,16,16]", "model.discriminator.ndf=8",
+                "model.losses.ppl.pretrained=false"]
+EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
+    "context_encoder_imagenet_center": _CE_CENTER,
+    "context_encoder_imagenet_center_l2": [*_CE_CLAMP, "mask.size=16", "mask.margin=2", "model.losses.rec.overlap=2"],
+    # the tiny folder layout has no paris_train_original/ and paris_eval_gt/: every image trains and tests
+    "context_encoder_paris_center": [*_CE_CENTER, "data.train_split=train", "data.test_split=train"],
+    "context_encoder_random_region": [*_CE_CLAMP, "model.discriminator.patch_size=32", "model.discriminator.ndf=16"],
+    # the three phases shrink to 2 + 1 + 1 steps (the 4-step CPU run crosses every phase boundary)
+    "glcic_places2": _GLCIC_CLAMP,
+    "glcic_celeba": _GLCIC_CLAMP,
+    "glcic_imagenet": _GLCIC_CLAMP,
+    "pconv_places2": _PCONV_CLAMP,
+    "pconv_imagenet": _PCONV_CLAMP,
+    "pconv_celeba_hq": [*_PCONV_CLAMP, "data.dataset.split_files=null", "data.test_split=null"],
+    "crfill_places2": _CRFILL_CLAMP,
+    "crfill_baseline_places2": _CRFILL_CLAMP,
+    "crfill_imagenet": _CRFILL_CLAMP,
+    "crfill_places2_official": _CRFILL_CLAMP,
+    "crfill_deepfillv2_ca_cr_places2": [*_CRFILL_CLAMP, "mask.generators.box.height=32",
+                                        "mask.generators.box.width=32", "mask.generators.box.max_delta=8"],
+    # DeepFill v1: 128² (its mirror padding needs the 1/4-scale map wider than the dilation 16), 64² box, and
+    # the critics' dense layers follow (global_size = image size, local_size = mask.height); widths ÷2 and ÷4
+    # because every one of the 5·4 batches runs the generator and both critics (with the double-backward GP).
+    "deepfill_v1_places2": _DEEPFILL_V1_CLAMP,
+    "deepfill_v1_celeba": _DEEPFILL_V1_CLAMP,
+    "deepfill_v2_places2": _DEEPFILL_V2_CLAMP,
+    "deepfill_v2_celeba": _DEEPFILL_V2_CLAMP,
+    # Yeh: val/test inpaint by latent search; a few search steps instead of 100 / 1,500
+    "yeh_celeba": ["data.val_size=2", "model.val_search.steps=2", "inference_options.steps=2"],
+    "yeh_fashion_mnist": ["model.val_search.steps=2", "inference_options.steps=2"],
+    **{e: [o for o in _BTGMI_CLAMP if e not in ("btgmi_l2", "btgmi_vgg") or ".ppl." not in o]
+          + (["model.losses.vgg.pretrained=false"] if e == "btgmi_vgg" else [])
+       for e in EXPERIMENTS if e.startswith("btgmi_")},
+    # Sec. 4.4's guided composites: the tiny COCO layout's objects are a few hundred pixels (both PPL terms follow
+    # model.losses.ppl's clamps)
+    "btgmi_guided_coco": [*_BTGMI_CLAMP, "data.dataset.min_area=50"],
+}
+
+# Per-experiment clamps of the 2-step checkpoints the inference tests fill photos with (tests/inference/); a new
+# method adds its experiment here. The configs stay the papers'.
+_PLACES64 = ["data.dataset.image_size=64", "data.val_size=2"]
+_BOX32 = ["mask.generators.box.height=32", "mask.generators.box.width=32", "mask.generators.box.max_delta=8"]
+_CR8 = ["model.generator.cnum=8", "model.discriminator.cnum=8", "model.cr_loss.aux_net.cnum=8"]
+INFERENCE_CLAMPS: dict[str, list[str]] = {
+    "ga_mnist": ["data.val_size=8"],
+    "ga_celeba": ["data.dataset.image_size=32", "mask.size=16", "model.generator.width=0.125"],
+    "deepfill_v1_places2": ["data.dataset.image_size=128", "data.val_size=2", "mask.height=64", "mask.width=64",
+                            "mask.max_delta=16", "model.generator.cnum=8", "model.discriminator.cnum=8",
+                            "model.n_critic=1"],
+    "deepfill_v2_places2": [*_PLACES64, *_BOX32, "model.generator.cnum=8", "model.discriminator.cnum=8"],
+    "crfill_places2": [*_PLACES64, *_CR8],
+    "crfill_deepfillv2_ca_cr_places2": [*_PLACES64, *_BOX32, *_CR8],
+    # PConv: a 4-level U-Net (size multiple 16: the 517×389 photo is mirror-padded), free-form training holes
+    # instead of NVIDIA's mask files, random VGG weights, no evaluation suites (the test stage is skipped anyway);
+    # PyTorch's init: after 2 steps from He's wider weights (the default) the linear output saturates, and a hole
+    # pixel can land on the sentinel colour exactly
+    "pconv_places2": [*_PLACES64, "mask=free_form", "data.eval_masks=null", "model.generator.levels=4",
+                      "model.generator.base_channels=8", "model.generator.max_channels=32",
+                      "model.losses.perceptual.pretrained=false", "model.generator.init=pytorch"],
+    # Yeh et al.: the checkpoint's inference_options (a 3-step search here) drive inpaintlab-inpaint and Inpainter
+    "yeh_celeba": ["data.val_size=2", "model.generator.width=8", "model.discriminator.width=8",
+                   "model.val_search.steps=2", "inference_options.steps=3"],
+    # BTGMI: one head step, then one step of the first grown block: the checkpoint holds a grown generator
+    "btgmi_places2": ["data.dataset.image_size=32", "data.val_size=2", "btgmi.head_steps=1", "btgmi.block_steps=1",
+                      "model.generator.channels=[8,16,16]", "model.discriminator.ndf=8",
+                      "model.losses.ppl.pretrained=false", "model.losses.ppl.crop_size=32"],
+}
+
+
 def compose_config(overrides: list[str], out_dir: Path, config_name: str = "train") -> DictConfig:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
@@ -40,6 +144,51 @@ def compose_config(overrides: list[str], out_dir: Path, config_name: str = "trai
         cfg.paths.log_dir = str(out_dir)
     return cfg
 
+
+def clamped(experiment: str, tmp_path: Path, factory, extra=()) -> DictConfig:
+    """``experiment`` composed for the generic 4-step CPU run on its tiny layout (``EXPERIMENT_OVERRIDES``)."""
+    probe = compose_config([f"experiment={experiment}"], tmp_path)
+    root = data_root_for(probe, factory)
+    GlobalHydra.instance().clear()
+    overrides = [f"experiment={experiment}", f"data.root={root}", "logger=csv", "data.batch_size=4",
+                 "data.eval_batch_size=4", *CPU_CLAMP, *extra]
+    if probe.data.get("val_split") is None:
+        overrides.append("data.val_size=8")
+    overrides += EXPERIMENT_OVERRIDES.get(experiment, [])
+    return compose_config(overrides, tmp_path)
+
+
+_TRAINED: dict[tuple[str, ...], tuple[Path, dict]] = {}
+
+
+def trained_checkpoint(experiment: str, factory, extra=()) -> tuple[Path, dict]:
+    """(checkpoint copied alone into an empty folder, metrics) of ``experiment`` trained 2 CPU steps on its tiny
+    layout with ``INFERENCE_CLAMPS`` and ``extra`` (which may ask for more steps or the test stage); trained once
+    per session for each (experiment, extra)."""
+    key = (experiment, *extra)
+    if key in _TRAINED and _TRAINED[key][0].is_file():
+        return _TRAINED[key]
+    from inpaintlab.train import train
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OBJECT_SHAPES_ROOT", str(object_shapes(factory)))  # CR-Fill's mask mixtures
+    mp.setenv("VOC2012_ROOT", str(voc_shapes(factory)))  # Context Encoder's random regions
+    run = factory.mktemp(f"run_{experiment}")
+    try:
+        probe = compose_config([f"experiment={experiment}"], run)
+        root = data_root_for(probe, factory)
+        GlobalHydra.instance().clear()
+        overrides = [f"experiment={experiment}", f"data.root={root}", "logger=csv", "data.batch_size=2",
+                     "data.eval_batch_size=2", *CPU_CLAMP, "trainer.max_steps=2", "test=false",
+                     "callbacks.image_grid=null", *INFERENCE_CLAMPS.get(experiment, []), *extra]
+        metrics = train(compose_config(overrides, run))
+    finally:
+        GlobalHydra.instance().clear()
+        mp.undo()
+    alone = factory.mktemp(f"copied_{experiment}") / "model.ckpt"
+    shutil.copy(run / "checkpoints" / "last.ckpt", alone)
+    _TRAINED[key] = alone, metrics
+    return _TRAINED[key]
 
 def run_cli(module: str, args: list[str], cwd: Path, timeout: int = 300,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -6,19 +6,19 @@ import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 
+from helpers import clamped
 from inpaintlab.train import train
-from test_train import _clamped
 
 
 def test_growth_starts_from_a_trained_heads_checkpoint(tmp_path, tmp_path_factory):
     head = tmp_path / "head"
-    train(_clamped("btgmi_places2", head, tmp_path_factory, extra=["test=false", "trainer.max_steps=1"]))
+    train(clamped("btgmi_places2", head, tmp_path_factory, extra=["test=false", "trainer.max_steps=1"]))
     ckpt = head / "checkpoints" / "last.ckpt"
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     assert state["global_step"] == 1 and int(state["state_dict"]["generator.active_blocks"]) == 0
     GlobalHydra.instance().clear()
     grown = tmp_path / "grown"
-    train(_clamped("btgmi_places2", grown, tmp_path_factory, extra=["test=false", f"ckpt_path={ckpt}"]))
+    train(clamped("btgmi_places2", grown, tmp_path_factory, extra=["test=false", f"ckpt_path={ckpt}"]))
     state = torch.load(grown / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert state["global_step"] == 4 and state["inpaintlab"]["phase"] == "block3"
     assert int(state["state_dict"]["generator.active_blocks"]) == 3 and float(state["state_dict"]["generator.fade"]) == 1.0

@@ -5,15 +5,11 @@ random-region one (trained on PASCAL VOC shapes) fills them."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
-from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
-from helpers import CPU_CLAMP, compose_config
-from layouts import data_root_for
+from helpers import trained_checkpoint
 
 CLAMPS = {
     "glcic_places2": ["data.dataset.image_size=64", "data.dataset.resize=[64,96]", "data.val_size=2",
@@ -38,26 +34,9 @@ CLAMPS = {
 
 @pytest.fixture(scope="module")
 def trained(request, tmp_path_factory):
-    from data.image_layouts import make_voc
-    from inpaintlab.train import train
-
     experiment = request.param
-    run = tmp_path_factory.mktemp(f"run_{experiment}")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("VOC2012_ROOT", str(make_voc(tmp_path_factory.mktemp("voc") / "VOC2012")))
-    try:
-        probe = compose_config([f"experiment={experiment}"], run)
-        root = data_root_for(probe, tmp_path_factory)
-        GlobalHydra.instance().clear()
-        overrides = [f"experiment={experiment}", f"data.root={root}", "logger=csv", "data.batch_size=2",
-                     "data.eval_batch_size=2", *CPU_CLAMP, "callbacks.image_grid=null", *CLAMPS[experiment]]
-        metrics = train(compose_config(overrides, run))
-    finally:
-        GlobalHydra.instance().clear()
-        mp.undo()
-    alone = tmp_path_factory.mktemp(f"copied_{experiment}") / "model.ckpt"
-    shutil.copy(run / "checkpoints" / "last.ckpt", alone)
-    return experiment, alone, metrics
+    ckpt, metrics = trained_checkpoint(experiment, tmp_path_factory, CLAMPS[experiment])
+    return experiment, ckpt, metrics
 
 
 @pytest.fixture(scope="module")

@@ -1,102 +1,32 @@
 """One inference path for every experiment family: a checkpoint trained a few CPU steps, copied into an empty
 folder, fills a 517×389 RGB photo through ``inpaintlab-inpaint`` and through ``inpaintlab.Inpainter`` with the
-same pixels; known pixels bit-exact; every hole pixel written. A new method adds its experiment name below
-(with its tiny-model clamps)."""
+same pixels; known pixels bit-exact; every hole pixel written. A new method adds its experiment name, with its
+tiny-model clamps, to ``helpers.INFERENCE_CLAMPS``."""
 
 from __future__ import annotations
-
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
-from helpers import CPU_CLAMP, compose_config
-from layouts import data_root_for
+from helpers import INFERENCE_CLAMPS, trained_checkpoint
 
-# experiment → extra overrides that shrink its model for a 2-step CPU run (the configs stay the papers')
-_PLACES64 = ["data.dataset.image_size=64", "data.val_size=2"]
-_BOX32 = ["mask.generators.box.height=32", "mask.generators.box.width=32", "mask.generators.box.max_delta=8"]
-_CR8 = ["model.generator.cnum=8", "model.discriminator.cnum=8", "model.cr_loss.aux_net.cnum=8"]
-FAMILIES: dict[str, list[str]] = {
-    "ga_mnist": ["data.val_size=8"],
-    "ga_celeba": ["data.dataset.image_size=32", "mask.size=16", "model.generator.width=0.125"],
-    "deepfill_v1_places2": ["data.dataset.image_size=128", "data.val_size=2", "mask.height=64", "mask.width=64",
-                            "mask.max_delta=16", "model.generator.cnum=8", "model.discriminator.cnum=8",
-                            "model.n_critic=1"],
-    "deepfill_v2_places2": [*_PLACES64, *_BOX32, "model.generator.cnum=8", "model.discriminator.cnum=8"],
-    "crfill_places2": [*_PLACES64, *_CR8],
-    "crfill_deepfillv2_ca_cr_places2": [*_PLACES64, *_BOX32, *_CR8],
-    # PConv: a 4-level U-Net (size multiple 16: the 517×389 photo is mirror-padded), free-form training holes
-    # instead of NVIDIA's mask files, random VGG weights, no evaluation suites (the test stage is skipped anyway);
-    # PyTorch's init: after 2 steps from He's wider weights (the default) the linear output saturates, and a hole
-    # pixel can land on the sentinel colour exactly
-    "pconv_places2": [*_PLACES64, "mask=free_form", "data.eval_masks=null", "model.generator.levels=4",
-                      "model.generator.base_channels=8", "model.generator.max_channels=32",
-                      "model.losses.perceptual.pretrained=false", "model.generator.init=pytorch"],
-    # Yeh et al.: the checkpoint's inference_options (a 3-step search here) drive inpaintlab-inpaint and Inpainter
-    "yeh_celeba": ["data.val_size=2", "model.generator.width=8", "model.discriminator.width=8",
-                   "model.val_search.steps=2", "inference_options.steps=3"],
-    # BTGMI: one head step, then one step of the first grown block: the checkpoint holds a grown generator
-    "btgmi_places2": ["data.dataset.image_size=32", "data.val_size=2", "btgmi.head_steps=1", "btgmi.block_steps=1",
-                      "model.generator.channels=[8,16,16]", "model.discriminator.ndf=8",
-                      "model.losses.ppl.pretrained=false", "model.losses.ppl.crop_size=32"],
-}
 # coarse-to-fine experiments whose checkpoints also load by released-weights name (pretrained.load)
 RELEASED_NAME = {"deepfill_v1_places2": "deepfill_v1", "deepfill_v2_places2": "deepfill_v2",
                  "crfill_places2": "crfill", "crfill_deepfillv2_ca_cr_places2": "crfill"}
 SENTINEL = (255, 0, 255)  # hole pixels of the photo: a colour no fill of these nets lands on exactly
 
 
-def _object_shapes(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    yy, xx = np.mgrid[0:64, 0:64]
-    for i in range(3):
-        shape = ((yy - 30) / 12) ** 2 + ((xx - 30) / (6 + 3 * i)) ** 2 <= 1
-        Image.fromarray(shape.astype(np.uint8) * 255).save(root / f"{i}.png")
-    return root
-
-
-_TRAINED: dict[str, tuple[str, Path]] = {}
-
-
-@pytest.fixture(scope="module", params=sorted(FAMILIES))
+@pytest.fixture(scope="module", params=sorted(INFERENCE_CLAMPS))
 def trained(request, tmp_path_factory):
     """(experiment, checkpoint copied alone into an empty folder) — one 2-step training per family."""
-    return _trained(request.param, tmp_path_factory)
+    return request.param, trained_checkpoint(request.param, tmp_path_factory)[0]
 
 
 @pytest.fixture(scope="module")
 def yeh_trained(tmp_path_factory):
-    return _trained("yeh_celeba", tmp_path_factory)
-
-
-def _trained(experiment: str, tmp_path_factory) -> tuple[str, Path]:
-    if experiment in _TRAINED and _TRAINED[experiment][1].is_file():
-        return _TRAINED[experiment]
-    from inpaintlab.train import train
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("OBJECT_SHAPES_ROOT", str(_object_shapes(tmp_path_factory.mktemp("object_shapes"))))
-    run = tmp_path_factory.mktemp(f"run_{experiment}")
-    try:
-        probe = compose_config([f"experiment={experiment}"], run)
-        root = data_root_for(probe, tmp_path_factory)
-        GlobalHydra.instance().clear()
-        overrides = [f"experiment={experiment}", f"data.root={root}", "logger=csv", "data.batch_size=2",
-                     "data.eval_batch_size=2", *CPU_CLAMP, "trainer.max_steps=2", "test=false",
-                     "callbacks.image_grid=null", *FAMILIES[experiment]]
-        train(compose_config(overrides, run))
-    finally:
-        GlobalHydra.instance().clear()
-        mp.undo()
-    alone = tmp_path_factory.mktemp(f"copied_{experiment}") / "model.ckpt"
-    shutil.copy(run / "checkpoints" / "last.ckpt", alone)
-    _TRAINED[experiment] = experiment, alone
-    return experiment, alone
+    return "yeh_celeba", trained_checkpoint("yeh_celeba", tmp_path_factory)[0]
 
 
 @pytest.fixture(scope="module")

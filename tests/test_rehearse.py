@@ -11,11 +11,10 @@ import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 
-from helpers import EXPERIMENTS, compose_config, run_cli
+from helpers import EXPERIMENT_OVERRIDES, EXPERIMENTS, clamped, compose_config, run_cli
 from inpaintlab import reports
 from inpaintlab.data import synthetic
 from inpaintlab.rehearse import Toy, broken_rules, native_resolution, toy_schedule
-from test_train import EXPERIMENT_OVERRIDES, _clamped
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -136,7 +135,7 @@ def test_btgmi_test_stage_scores_the_grown_model(tmp_path, tmp_path_factory):
     the default) scores the last step with its 3 grown blocks, and the last validation is the final model's."""
     from inpaintlab.train import train
 
-    cfg = _clamped("btgmi_places2", tmp_path, tmp_path_factory, extra=["trainer.val_check_interval=1"])
+    cfg = clamped("btgmi_places2", tmp_path, tmp_path_factory, extra=["trainer.val_check_interval=1"])
     assert cfg.test_ckpt == "last"
     train(cfg)
     record = json.loads((tmp_path / "checkpoints" / "last.test.json").read_text())
@@ -151,7 +150,7 @@ def test_validation_runs_at_the_last_step_whatever_the_interval(tmp_path, tmp_pa
 
     from inpaintlab.train import train
 
-    cfg = _clamped("ga_mnist", tmp_path, tmp_path_factory, extra=["trainer.max_steps=5", "test=false"])
+    cfg = clamped("ga_mnist", tmp_path, tmp_path_factory, extra=["trainer.max_steps=5", "test=false"])
     train(cfg)
     rows = list(csv.DictReader(open(tmp_path / "csv" / "metrics.csv", newline="")))
     val_steps = [int(r["step"]) for r in rows if r.get("val/psnr")]
@@ -163,11 +162,11 @@ def test_a_resumed_run_tests_its_own_final_model(tmp_path, tmp_path_factory):
     from inpaintlab.train import train
 
     first = tmp_path / "first"
-    train(_clamped("ga_mnist", first, tmp_path_factory, extra=["test=false", "trainer.max_steps=2"]))
+    train(clamped("ga_mnist", first, tmp_path_factory, extra=["test=false", "trainer.max_steps=2"]))
     GlobalHydra.instance().clear()
     second = tmp_path / "second"
-    train(_clamped("ga_mnist", second, tmp_path_factory,
-                   extra=[f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}", "trainer.max_steps=4"]))
+    train(clamped("ga_mnist", second, tmp_path_factory,
+                  extra=[f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}", "trainer.max_steps=4"]))
     record = json.loads((second / "checkpoints" / "last.test.json").read_text())
     assert record["checkpoint"] == str(second / "checkpoints" / "last.ckpt")
     assert torch.load(record["checkpoint"], map_location="cpu", weights_only=True)["global_step"] == 4
@@ -292,7 +291,7 @@ def test_reproduce_report_step_finds_the_newest_finished_runs(tmp_path, tmp_path
 
     log_dir = tmp_path / "outputs"
     run_dir = log_dir / "ga_mnist" / "multiruns" / "2026-01-01_00-00-00" / "1"
-    train(_clamped("ga_mnist", run_dir, tmp_path_factory, extra=["model.losses.inp.alpha=1"]))
+    train(clamped("ga_mnist", run_dir, tmp_path_factory, extra=["model.losses.inp.alpha=1"]))
     (log_dir / "ga_mnist" / "runs" / "2026-01-02_00-00-00").mkdir(parents=True)  # started, never finished
     path = main(["ga", f"paths.log_dir={log_dir}", "hydra/launcher=joblib"])
     assert path == log_dir / "ga" / "report.md" and "wrote" in capsys.readouterr().out

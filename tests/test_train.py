@@ -11,141 +11,14 @@ import torch
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import open_dict
 
-from helpers import CPU_CLAMP, EXPERIMENTS, compose_config, run_cli
+from helpers import CPU_CLAMP, EXPERIMENTS, clamped, compose_config, run_cli
 from inpaintlab.train import train
-from layouts import data_root_for
+from layouts import data_root_for, irregular_masks, object_shapes, voc_shapes
 
 
 def _metrics_rows(run_dir: Path) -> list[dict[str, str]]:
     with open(run_dir / "csv" / "metrics.csv", newline="") as f:
         return list(csv.DictReader(f))
-
-
-# Per-experiment clamps for the generic 4-step CPU run (< 60 s each on 2 cores); the real configs stay as the
-# papers say. The tiny Places2 / ImageNet layouts hold 8 / 6 training images (hence val_size=2), and the
-# DeepFill-family generators (cnum 48) run at 64² instead of 256²; DeepFill v2's 128² box shrinks with them.
-_CRFILL_CLAMP = ["data.dataset.image_size=64", "data.val_size=2"]
-_DEEPFILL_V1_CLAMP = ["data.dataset.image_size=128", "data.val_size=2", "mask.height=64", "mask.width=64",
-                      "mask.max_delta=16", "model.generator.cnum=16", "model.discriminator.cnum=16"]
-_DEEPFILL_V2_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "mask.generators.box.height=32",
-                      "mask.generators.box.width=32", "mask.generators.box.max_delta=8"]
-# Context Encoder at 32² (16² centre patch, a 2-px overlap instead of 7) with widths ÷4 and a 64-unit bottleneck;
-# GLCIC at 64² with a 16–24 px hole, 32² local crop.
-_CE_CLAMP = ["data.val_size=2", "data.dataset.image_size=32", "model.generator.image_size=32", "model.generator.nef=16",
-             "model.generator.ngf=16", "model.generator.bottleneck_units=64"]
-_CE_CENTER = [*_CE_CLAMP, "mask.size=16", "mask.margin=2", "model.losses.rec.overlap=2",
-              "model.discriminator.patch_size=16", "model.discriminator.ndf=16"]
-_GLCIC_CLAMP = ["data.val_size=2", "data.dataset.image_size=64", "data.dataset.resize=[64,96]", "mask.size=[16,24]",
-                "model.generator.cnum=8", "model.discriminator.global_size=64", "model.discriminator.local_size=32",
-                "model.discriminator.cnum=8", "model.discriminator.fc_units=32", "model.phases.0.steps=2",
-                "model.phases.1.steps=1", "model.phases.2.steps=1"]
-# PConv: a 4-level U-Net of widths 8–32 at 64², VGG-16 with random weights (no ImageNet weights in CI), and the
-# fine-tuning phase from step 2 so the 4-step run passes through both phases.
-_PCONV_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "model.generator.levels=4",
-                "model.generator.base_channels=8", "model.generator.max_channels=32",
-                "model.losses.perceptual.pretrained=false", "finetune_at=2",
-                # the hole-ratio suites on the tiny mask folder: one suite spanning every ratio, the others off
-                "data.eval_masks.irregular_01_10.ratio_range=[0.0,1.0]",
-                *[f"data.eval_masks.irregular_{lo}_{hi}=null" for lo, hi in ((10, 20), (20, 30), (30, 40), (40, 50), (50, 60))]]
-# BTGMI: 32² images, narrow nets, one step per phase (head, block1–3), a random-weight AlexNet inside PPL (no
-# ImageNet weights in CI); PPL at native size as the paper (the 8–16 px holes' sides go up to AlexNet's 31).
-_BTGMI_CLAMP = ["data.dataset.image_size=32", "data.val_size=2", "btgmi.head_steps=1", "btgmi.block_steps=1",
-                "model.generator.channels=[8,16,16]", "model.discriminator.ndf=8",
-                "model.losses.ppl.pretrained=false"]
-EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
-    "context_encoder_imagenet_center": _CE_CENTER,
-    "context_encoder_imagenet_center_l2": [*_CE_CLAMP, "mask.size=16", "mask.margin=2", "model.losses.rec.overlap=2"],
-    # the tiny folder layout has no paris_train_original/ and paris_eval_gt/: every image trains and tests
-    "context_encoder_paris_center": [*_CE_CENTER, "data.train_split=train", "data.test_split=train"],
-    "context_encoder_random_region": [*_CE_CLAMP, "model.discriminator.patch_size=32", "model.discriminator.ndf=16"],
-    # the three phases shrink to 2 + 1 + 1 steps (the 4-step CPU run crosses every phase boundary)
-    "glcic_places2": _GLCIC_CLAMP,
-    "glcic_celeba": _GLCIC_CLAMP,
-    "glcic_imagenet": _GLCIC_CLAMP,
-    "pconv_places2": _PCONV_CLAMP,
-    "pconv_imagenet": _PCONV_CLAMP,
-    "pconv_celeba_hq": [*_PCONV_CLAMP, "data.dataset.split_files=null", "data.test_split=null"],
-    "crfill_places2": _CRFILL_CLAMP,
-    "crfill_baseline_places2": _CRFILL_CLAMP,
-    "crfill_imagenet": _CRFILL_CLAMP,
-    "crfill_places2_official": _CRFILL_CLAMP,
-    "crfill_deepfillv2_ca_cr_places2": [*_CRFILL_CLAMP, "mask.generators.box.height=32",
-                                        "mask.generators.box.width=32", "mask.generators.box.max_delta=8"],
-    # DeepFill v1: 128² (its mirror padding needs the 1/4-scale map wider than the dilation 16), 64² box, and
-    # the critics' dense layers follow (global_size = image size, local_size = mask.height); widths ÷2 and ÷4
-    # because every one of the 5·4 batches runs the generator and both critics (with the double-backward GP).
-    "deepfill_v1_places2": _DEEPFILL_V1_CLAMP,
-    "deepfill_v1_celeba": _DEEPFILL_V1_CLAMP,
-    "deepfill_v2_places2": _DEEPFILL_V2_CLAMP,
-    "deepfill_v2_celeba": _DEEPFILL_V2_CLAMP,
-    # Yeh: val/test inpaint by latent search; a few search steps instead of 100 / 1,500
-    "yeh_celeba": ["data.val_size=2", "model.val_search.steps=2", "inference_options.steps=2"],
-    "yeh_fashion_mnist": ["model.val_search.steps=2", "inference_options.steps=2"],
-    **{e: [o for o in _BTGMI_CLAMP if e not in ("btgmi_l2", "btgmi_vgg") or ".ppl." not in o]
-          + (["model.losses.vgg.pretrained=false"] if e == "btgmi_vgg" else [])
-       for e in EXPERIMENTS if e.startswith("btgmi_")},
-    # Sec. 4.4's guided composites: the tiny COCO layout's objects are a few hundred pixels (both PPL terms follow
-    # model.losses.ppl's clamps)
-    "btgmi_guided_coco": [*_BTGMI_CLAMP, "data.dataset.min_area=50"],
-}
-
-
-def _object_shapes(factory) -> Path:
-    """A folder of three elliptical object masks (CR-Fill's object-shape masks), built once per session."""
-    import numpy as np
-    from PIL import Image
-
-    cache = getattr(factory, "_inpaintlab_object_shapes", None)
-    if cache is None:
-        cache = factory.mktemp("object_shapes")
-        yy, xx = np.mgrid[0:64, 0:64]
-        for i in range(3):
-            shape = ((yy - 30) / 12) ** 2 + ((xx - 30) / (6 + 3 * i)) ** 2 <= 1
-            Image.fromarray(shape.astype(np.uint8) * 255).save(cache / f"{i}.png")
-        factory._inpaintlab_object_shapes = cache
-    return cache
-
-
-def _voc_shapes(factory) -> Path:
-    """A PASCAL VOC 2012 layout of segmentation shapes (Context Encoder's random regions), built once per session."""
-    from data.image_layouts import make_voc
-
-    cache = getattr(factory, "_inpaintlab_voc", None)
-    if cache is None:
-        cache = make_voc(factory.mktemp("voc") / "VOC2012")
-        factory._inpaintlab_voc = cache
-    return cache
-
-
-def _irregular_masks(factory) -> Path:
-    """A folder of four irregular-mask PNGs (white holes, NVIDIA's layout), built once per session."""
-    import numpy as np
-    from PIL import Image
-
-    cache = getattr(factory, "_inpaintlab_irregular_masks", None)
-    if cache is None:
-        cache = factory.mktemp("irregular_masks")
-        rng = np.random.default_rng(0)
-        for i in range(4):
-            m = np.zeros((64, 64), np.uint8)
-            y, x = rng.integers(4, 40, 2)
-            m[y:y + 8 + 4 * i, x:x + 20] = 255
-            m[10:50, 30 + i:34 + i] = 255
-            Image.fromarray(m).save(cache / f"{i:05d}.png")
-        factory._inpaintlab_irregular_masks = cache
-    return cache
-
-
-def _clamped(experiment: str, tmp_path: Path, factory, extra=()) -> DictConfig:  # noqa: F821
-    probe = compose_config([f"experiment={experiment}"], tmp_path)
-    root = data_root_for(probe, factory)
-    GlobalHydra.instance().clear()
-    overrides = [f"experiment={experiment}", f"data.root={root}", "logger=csv", "data.batch_size=4",
-                 "data.eval_batch_size=4", *CPU_CLAMP, *extra]
-    if probe.data.get("val_split") is None:
-        overrides.append("data.val_size=8")
-    overrides += EXPERIMENT_OVERRIDES.get(experiment, [])
-    return compose_config(overrides, tmp_path)
 
 
 def test_every_experiment_is_tested():
@@ -154,11 +27,11 @@ def test_every_experiment_is_tested():
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_trains_on_cpu(experiment, tmp_path, tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("OBJECT_SHAPES_ROOT", str(_object_shapes(tmp_path_factory)))  # CR-Fill's mask mixtures
-    monkeypatch.setenv("IRREGULAR_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))  # PConv's NVIDIA masks
-    monkeypatch.setenv("IRREGULAR_TEST_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))  # and its test masks
-    monkeypatch.setenv("VOC2012_ROOT", str(_voc_shapes(tmp_path_factory)))  # Context Encoder's random regions
-    cfg = _clamped(experiment, tmp_path, tmp_path_factory)
+    monkeypatch.setenv("OBJECT_SHAPES_ROOT", str(object_shapes(tmp_path_factory)))  # CR-Fill's mask mixtures
+    monkeypatch.setenv("IRREGULAR_MASKS_ROOT", str(irregular_masks(tmp_path_factory)))  # PConv's NVIDIA masks
+    monkeypatch.setenv("IRREGULAR_TEST_MASKS_ROOT", str(irregular_masks(tmp_path_factory)))  # and its test masks
+    monkeypatch.setenv("VOC2012_ROOT", str(voc_shapes(tmp_path_factory)))  # Context Encoder's random regions
+    cfg = clamped(experiment, tmp_path, tmp_path_factory)
     metrics = train(cfg)
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert (tmp_path / "config.yaml").is_file()
@@ -181,15 +54,15 @@ def test_experiment_trains_on_cpu(experiment, tmp_path, tmp_path_factory, monkey
 
 def test_resume_continues_at_same_step(tmp_path, tmp_path_factory):
     first = tmp_path / "first"
-    cfg = _clamped("ga_celeba_adv", first, tmp_path_factory, extra=["test=false", "model.n_critic=2"])
+    cfg = clamped("ga_celeba_adv", first, tmp_path_factory, extra=["test=false", "model.n_critic=2"])
     train(cfg)
     ckpt_path = first / "checkpoints" / "last.ckpt"
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     assert ckpt["global_step"] == 4 and ckpt["inpaintlab"]["d_steps"] == 8
     GlobalHydra.instance().clear()
     second = tmp_path / "second"
-    cfg = _clamped("ga_celeba_adv", second, tmp_path_factory,
-                   extra=["test=false", "model.n_critic=2", "trainer.max_steps=6", f"ckpt_path={ckpt_path}"])
+    cfg = clamped("ga_celeba_adv", second, tmp_path_factory,
+                  extra=["test=false", "model.n_critic=2", "trainer.max_steps=6", f"ckpt_path={ckpt_path}"])
     train(cfg)
     resumed = torch.load(second / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert resumed["global_step"] == 6 and resumed["inpaintlab"]["d_steps"] == 12
@@ -202,7 +75,7 @@ def test_resume_continues_at_same_step(tmp_path, tmp_path_factory):
 
 
 def test_ddp_sim_two_processes(tmp_path, tmp_path_factory):
-    cfg = _clamped("ga_mnist", tmp_path, tmp_path_factory, extra=["trainer=ddp_sim", "test=false"])
+    cfg = clamped("ga_mnist", tmp_path, tmp_path_factory, extra=["trainer=ddp_sim", "test=false"])
     with open_dict(cfg):
         cfg.trainer.enable_progress_bar = False
     train(cfg)
@@ -211,7 +84,7 @@ def test_ddp_sim_two_processes(tmp_path, tmp_path_factory):
 
 
 def test_wandb_offline_run_files(tmp_path, tmp_path_factory):
-    cfg = _clamped("ga_mnist", tmp_path, tmp_path_factory, extra=["logger=default", "test=false"])
+    cfg = clamped("ga_mnist", tmp_path, tmp_path_factory, extra=["logger=default", "test=false"])
     assert cfg.logger.wandb.offline is True
     train(cfg)
     import wandb
@@ -226,9 +99,9 @@ def test_wandb_offline_run_files(tmp_path, tmp_path_factory):
     # resuming from the checkpoint continues the same wandb run (same id), without being told the id
     GlobalHydra.instance().clear()
     resumed = tmp_path / "resumed"
-    cfg = _clamped("ga_mnist", resumed, tmp_path_factory,
-                   extra=["logger=default", "test=false", "trainer.max_steps=6",
-                          f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}"])
+    cfg = clamped("ga_mnist", resumed, tmp_path_factory,
+                  extra=["logger=default", "test=false", "trainer.max_steps=6",
+                         f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}"])
     train(cfg)
     wandb.finish()
     assert [p.name for p in (resumed / "wandb").glob(f"offline-run-*-{run_id}")], "the resumed run has another id"

@@ -1,8 +1,8 @@
 """Helpers of the web app's tests (imported by name: a conftest.py here would shadow tests/conftest.py).
 
-``trained_checkpoint``: a ga_mnist checkpoint trained two CPU steps, as tests/test_inference.py builds them (its
-cache: one training per session); ``make_photo``: a photo whose hole region is magenta — a colour the grey
-ga_mnist fill never lands on, so every hole pixel must change.
+``trained_checkpoint``: a ga_mnist checkpoint trained two CPU steps, as the inference tests build them
+(``helpers.trained_checkpoint``: one training per session); ``make_photo``: a photo whose hole region is magenta —
+a colour the grey ga_mnist fill never lands on, so every hole pixel must change.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ MAGENTA = (255, 0, 255)
 
 def trained_checkpoint(tmp_path_factory) -> Path:
     """A ga_mnist checkpoint (2 CPU steps) copied alone into an empty folder (trained once per session)."""
-    from test_inference import _trained
+    import helpers
 
-    return _trained("ga_mnist", tmp_path_factory)[1]
+    return helpers.trained_checkpoint("ga_mnist", tmp_path_factory)[0]
 
 
 def make_photo(width: int = 160, height: int = 120, seed: int = 0) -> np.ndarray:

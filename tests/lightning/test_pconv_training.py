@@ -12,17 +12,17 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from PIL import Image
 
-from helpers import compose_config
+from helpers import clamped, compose_config
 from inpaintlab.errors import ConfigError
 from inpaintlab.train import train
-from test_train import _clamped, _irregular_masks
+from layouts import irregular_masks
 
 
 @pytest.fixture(autouse=True)
 def _irregular_masks_env(monkeypatch, tmp_path_factory):
     """NVIDIA's mask folders (training and the test suites) as tiny generated ones."""
-    monkeypatch.setenv("IRREGULAR_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))
-    monkeypatch.setenv("IRREGULAR_TEST_MASKS_ROOT", str(_irregular_masks(tmp_path_factory)))
+    monkeypatch.setenv("IRREGULAR_MASKS_ROOT", str(irregular_masks(tmp_path_factory)))
+    monkeypatch.setenv("IRREGULAR_TEST_MASKS_ROOT", str(irregular_masks(tmp_path_factory)))
 
 
 def _ckpt(run: Path) -> dict:
@@ -46,12 +46,12 @@ def test_paper_schedule_and_weights_compose(tmp_path):
 
 def test_one_run_switches_to_finetuning_and_freezes_the_encoder_bn(tmp_path, tmp_path_factory):
     first = tmp_path / "a"
-    train(_clamped("pconv_places2", first, tmp_path_factory, extra=["test=false", "finetune_at=4"]))
+    train(clamped("pconv_places2", first, tmp_path_factory, extra=["test=false", "finetune_at=4"]))
     GlobalHydra.instance().clear()
     second = tmp_path / "b"  # resume with the switch at step 4: steps 4–5 fine-tune
-    train(_clamped("pconv_places2", second, tmp_path_factory,
-                   extra=["test=false", "finetune_at=4", "trainer.max_steps=6",
-                          f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}"]))
+    train(clamped("pconv_places2", second, tmp_path_factory,
+                  extra=["test=false", "finetune_at=4", "trainer.max_steps=6",
+                         f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}"]))
     a, b = _ckpt(first), _ckpt(second)
     assert b["global_step"] == 6 and b["inpaintlab"]["phase"] == "finetune"
     assert b["optimizer_states"][0]["param_groups"][0]["lr"] == 5e-5
@@ -63,12 +63,12 @@ def test_one_run_switches_to_finetuning_and_freezes_the_encoder_bn(tmp_path, tmp
 
 def test_separate_finetuning_run_from_weights_only(tmp_path, tmp_path_factory):
     first = tmp_path / "a"
-    train(_clamped("pconv_imagenet", first, tmp_path_factory, extra=["test=false", "trainer.max_steps=2"]))
+    train(clamped("pconv_imagenet", first, tmp_path_factory, extra=["test=false", "trainer.max_steps=2"]))
     ckpt = first / "checkpoints" / "last.ckpt"
     GlobalHydra.instance().clear()
     second = tmp_path / "b"
-    train(_clamped("pconv_imagenet", second, tmp_path_factory,
-                   extra=["test=false", "trainer.max_steps=2", "model/phases=pconv_finetune", f"init_from={ckpt}"]))
+    train(clamped("pconv_imagenet", second, tmp_path_factory,
+                  extra=["test=false", "trainer.max_steps=2", "model/phases=pconv_finetune", f"init_from={ckpt}"]))
     a, b = _ckpt(first), _ckpt(second)
     assert b["global_step"] == 2 and b["inpaintlab"]["phase"] == "finetune"
     state = b["optimizer_states"][0]
@@ -78,12 +78,12 @@ def test_separate_finetuning_run_from_weights_only(tmp_path, tmp_path_factory):
     assert all(torch.equal(bn_a[k], bn_b[k]) for k in bn_a)  # started from the first run's weights, BN frozen
     GlobalHydra.instance().clear()
     with pytest.raises(ConfigError, match="not both"):
-        train(_clamped("pconv_imagenet", tmp_path / "c", tmp_path_factory,
-                       extra=[f"init_from={ckpt}", f"ckpt_path={ckpt}"]))
+        train(clamped("pconv_imagenet", tmp_path / "c", tmp_path_factory,
+                      extra=[f"init_from={ckpt}", f"ckpt_path={ckpt}"]))
     GlobalHydra.instance().clear()
     with pytest.raises(ConfigError, match="does not match"):
-        train(_clamped("pconv_imagenet", tmp_path / "d", tmp_path_factory,
-                       extra=[f"init_from={ckpt}", "model.generator.image_channels=1"]))
+        train(clamped("pconv_imagenet", tmp_path / "d", tmp_path_factory,
+                      extra=[f"init_from={ckpt}", "model.generator.image_channels=1"]))
 
 
 def test_hole_ratio_suites_on_nvidia_test_layout(tmp_path, monkeypatch):

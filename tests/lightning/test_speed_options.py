@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 from hydra.core.global_hydra import GlobalHydra
-from test_precision import FAMILIES, batches, build_module, fit
+from lightning_support import FAMILIES, batches, build_module, fit
 
 
 def test_channels_last_same_output_and_trains(tmp_path):

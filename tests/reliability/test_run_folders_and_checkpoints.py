@@ -55,40 +55,19 @@ def test_existing_run_folder_is_refused_untouched(tmp_path, capsys):
     refuse_existing_run_dir([f"hydra.run.dir={tmp_path / 'new'}"])  # a new folder is fine
 
 
-class _FakeTrainer(SimpleNamespace):
-    """What ModelCheckpoint._save_checkpoint uses of a Trainer; ``save_checkpoint`` writes half a file and dies."""
-
-    def __init__(self, step: int, die: bool) -> None:
-        super().__init__(global_step=step, is_global_zero=True, loggers=[],
-                         strategy=SimpleNamespace(barrier=lambda *_: None))
-        self.die = die
-
-    def save_checkpoint(self, path, weights_only=False) -> None:
-        import io
-
-        buf = io.BytesIO()
-        torch.save({"global_step": self.global_step, "state_dict": {"w": torch.arange(10_000.0)}}, buf)
-        data = buf.getvalue()
-        with open(path, "wb") as f:
-            f.write(data[: len(data) // 2] if self.die else data)
-            f.flush()
-            if self.die:
-                os.kill(os.getpid(), 9)  # SIGKILL half way through the write
-
-
 def test_kill_during_save_leaves_the_previous_checkpoint_whole(tmp_path):
     """A process SIGKILLed while writing last.ckpt: the previous last.ckpt still loads, at its step."""
     last = tmp_path / "last.ckpt"
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_run_folders_and_checkpoints import _FakeTrainer
+        from killer import DyingTrainer
         from inpaintlab.callbacks.checkpoint import ModelCheckpoint
         cb = ModelCheckpoint(dirpath={str(tmp_path)!r})
-        cb._save_checkpoint(_FakeTrainer(5, die=False), {str(last)!r})
-        cb._save_checkpoint(_FakeTrainer(6, die=True), {str(last)!r})
+        cb._save_checkpoint(DyingTrainer(5, die=False), {str(last)!r})
+        cb._save_checkpoint(DyingTrainer(6, die=True), {str(last)!r})
     """)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1]), *sys.path]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))  # the package as this process imports it
     res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == -9, res.stderr
     assert torch.load(last, weights_only=True)["global_step"] == 5
