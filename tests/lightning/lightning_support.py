@@ -34,6 +34,9 @@ FAMILIES = {
                                     "model.discriminator.local_size=32", "model.discriminator.cnum=8",
                                     "model.discriminator.fc_units=32", "model.phases.0.steps=1",
                                     "model.phases.1.steps=1",
+                                    # the critic's real crops sit at the module's own random holes (model.real_mask
+                                    # is ${mask}): 16–24 px at 64², not the paper's 96–128 px
+                                    "mask.size=[16,24]",
                                     # the module is fitted without the fill_value callback that measures it
                                     "model.generator.fill_value=[0.0,0.0,0.0]"]),
     "yeh": ("yeh_celeba", 64, []),
