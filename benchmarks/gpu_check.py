@@ -23,15 +23,13 @@ inference at 64²; no compile) and writes nothing unless ``--out`` is given: CI 
     python benchmarks/gpu_check.py                 # on a CUDA machine: docs/gpu.md
     python benchmarks/gpu_check.py --smoke         # anywhere: seconds to minutes on a CPU
 
-Dataset writers: ``inpaintlab.data.synthetic`` when the package has it, else the test suite's
-(``tests/data/image_layouts.py``, ``tests/conftest.py``).
+Dataset writers: ``inpaintlab.data.synthetic``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import inspect
 import json
 import math
@@ -143,17 +141,10 @@ def probe(path: str, warmup: int = WARMUP) -> Any:
 
 # ---------------------------------------------------------------------------------------------- data
 def _writers() -> dict[str, Any]:
-    """The dataset writers: the package's (issue 23) or, before it has them, the test suite's."""
-    try:
-        from inpaintlab.data import synthetic
+    """The package's dataset writers (``inpaintlab.data.synthetic``)."""
+    from inpaintlab.data import synthetic
 
-        return {"celeba": synthetic.make_celeba, "places2": synthetic.make_places2,
-                "imagenet": synthetic.make_imagenet}
-    except ImportError:
-        spec = importlib.util.spec_from_file_location("_image_layouts", REPO / "tests" / "data" / "image_layouts.py")
-        layouts = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(layouts)
-        return {"celeba": layouts.make_celeba, "places2": layouts.make_places2, "imagenet": layouts.make_imagenet}
+    return {"celeba": synthetic.make_celeba, "places2": synthetic.make_places2, "imagenet": synthetic.make_imagenet}
 
 
 def _call(fn, root: Path, **kwargs) -> Path:

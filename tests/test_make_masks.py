@@ -30,7 +30,7 @@ def mask_files(tmp_path, monkeypatch):
         )
     monkeypatch.setenv("IRREGULAR_MASKS_ROOT", str(irr))
     monkeypatch.setenv("OBJECT_SHAPES_ROOT", str(obj))
-    from data.image_layouts import make_voc
+    from inpaintlab.data.synthetic import make_voc
 
     monkeypatch.setenv("VOC2012_ROOT", str(make_voc(tmp_path / "VOC2012")))  # context_encoder_voc's shapes
     return irr, obj

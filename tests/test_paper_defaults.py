@@ -17,8 +17,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
-from data.image_layouts import make_celeba
 from helpers import EXPERIMENTS, compose_config
+from inpaintlab.data.synthetic import make_celeba
 
 TABLE = Path(__file__).with_name("paper_constants.yaml")
 _ABSENT = object()

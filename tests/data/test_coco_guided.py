@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from image_layouts import make_coco_objects
 
 from inpaintlab.data.coco import CocoGuided, decode_segmentation
 from inpaintlab.data.datamodule import InpaintingDataModule, MaskedImages
 from inpaintlab.data.guided import synthesize_guided
+from inpaintlab.data.synthetic import make_coco_objects
 from inpaintlab.errors import DatasetNotFoundError
 from inpaintlab.imaging import lab_statistics
 

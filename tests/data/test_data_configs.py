@@ -6,10 +6,10 @@ import warnings
 
 import pytest
 from hydra.utils import instantiate
-from image_layouts import make_celeba, make_folder, make_imagenet, make_places2
 from omegaconf import OmegaConf
 
 from inpaintlab.conventions import CONFIG_DIR
+from inpaintlab.data.synthetic import make_celeba, make_folder, make_imagenet, make_places2
 
 CONF = CONFIG_DIR
 

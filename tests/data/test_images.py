@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from image_layouts import make_celeba, make_folder, make_imagenet, make_places2, smooth_image
 
 from inpaintlab.data.images import CelebA, ImageFolder, ImageNet, Places2, UnreadableImagesError
+from inpaintlab.data.synthetic import make_celeba, make_folder, make_imagenet, make_places2, smooth_image
 from inpaintlab.errors import ConfigError, DatasetNotFoundError
 
 

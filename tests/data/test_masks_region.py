@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from image_layouts import make_voc, save_voc_png
 
 from inpaintlab.data.masks import ContextEncoderRegionMask, VOCShapeMask, hole_ratio
+from inpaintlab.data.synthetic import make_voc, save_voc_png
 from inpaintlab.errors import ConfigError, DatasetNotFoundError
 
 

@@ -167,14 +167,10 @@ def test_datasets_skip_a_bomb_with_the_same_sentence(pics, tmp_path):
 
 
 def test_make_guided_warns_about_a_bomb_in_one_line(pics, tmp_path, capsys):
-    import importlib.util
-
+    from inpaintlab.data.synthetic import make_coco_objects
     from inpaintlab.make_guided import main
 
-    spec = importlib.util.spec_from_file_location("layouts", Path(__file__).parents[1] / "data" / "image_layouts.py")
-    layouts = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(layouts)
-    root = layouts.make_coco_objects(tmp_path / "coco")
+    root = make_coco_objects(tmp_path / "coco")
     first = sorted((root / "val2017").glob("*.png"))[0]
     first.write_bytes(bomb_png())
     assert main(["--root", str(root), "--split", "val2017", "--preview", str(tmp_path / "g.png"), "--n", "2",
