@@ -17,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from inpaintlab.conventions import CONFIG_DIR
+from inpaintlab.utils.runtime import register_resolvers
 from layouts import data_root_for, object_shapes, voc_shapes
 
 REPO = Path(__file__).resolve().parents[1]  # the repository root, wherever the test file sits
@@ -136,6 +137,9 @@ INFERENCE_CLAMPS: dict[str, list[str]] = {
 
 
 def compose_config(overrides: list[str], out_dir: Path, config_name: str = "train") -> DictConfig:
+    """The config the entry point ``config_name`` would run, its resolvers registered as the entry points do (a test
+    module that never imports ``inpaintlab.train`` still resolves ``${total_steps:...}``)."""
+    register_resolvers()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
     HydraConfig().set_config(cfg)
