@@ -8,7 +8,7 @@ import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 
-from helpers import compose_config
+from helpers import REPO, compose_config
 from inpaintlab.train import train
 
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -40,7 +40,7 @@ def test_pconv_output_ignores_the_hole_fill_and_vanilla_does_not():
 
     if not (FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file():
         pytest.fail(f"Fashion-MNIST is not in {FASHION_MNIST}: run `make fashion-mnist` first")
-    path = Path(__file__).resolve().parents[1] / "experiments" / "pconv" / "claim_check.py"
+    path = REPO / "experiments" / "pconv" / "claim_check.py"
     spec = importlib.util.spec_from_file_location("pconv_claim_check", path)
     claim = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = claim
@@ -65,7 +65,7 @@ def test_yeh_blending_removes_the_seam_and_the_search_beats_mean_fill(tmp_path):
         pytest.fail(f"Fashion-MNIST is not in {FASHION_MNIST}: run `make fashion-mnist` first")
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "experiments" / "yeh" / "claim_check.py"
+    path = REPO / "experiments" / "yeh" / "claim_check.py"
     spec = importlib.util.spec_from_file_location("yeh_claim_check", path)
     claim = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(claim)

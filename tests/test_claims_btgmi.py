@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers import REPO
+
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "btgmi" / "claim_check.py"
+SCRIPT = REPO / "experiments" / "btgmi" / "claim_check.py"
 
 
 @pytest.mark.slow

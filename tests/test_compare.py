@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import CONF_DIR, make_idx_dataset, run_cli
+from helpers import CONF_DIR, REPO, make_idx_dataset, run_cli
 from inpaintlab.compare import CONTRAST, METRICS, experiment_file, train_command
 
 COMPARE = yaml.safe_load((CONF_DIR / "compare" / "fashion_mnist_64.yaml").read_text())
@@ -366,8 +366,7 @@ def test_provenance_names_this_checkout():
     from inpaintlab.utils.provenance import provenance
 
     record = provenance(config={"a": 1}, command="make something")
-    repo = Path(__file__).resolve().parents[1]
-    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert record["commit"] == head and isinstance(record["dirty"], bool) and record["version"] == __version__
     assert record["command"] == "make something" and record["machine"]["cpus"] >= 1 and "load_1min" in record["machine"]
 
@@ -378,7 +377,7 @@ def test_committed_comparison_is_the_current_configs():
     edit of a generated number) fails here, naming the command that regenerates the page."""
     from inpaintlab.compare_report import stale
 
-    problems = stale(Path(__file__).resolve().parents[1] / "docs" / "comparison.md")
+    problems = stale(REPO / "docs" / "comparison.md")
     assert not problems, "\n".join(problems)
 
 

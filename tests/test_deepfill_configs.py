@@ -8,7 +8,7 @@ import torch
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 
-from helpers import compose_config
+from helpers import REPO, compose_config
 from inpaintlab.conventions import centred_crop, hole_boxes
 from inpaintlab.data.masks import DeepFillBoxMask, FreeFormMask, UnionMask
 from inpaintlab.losses import HingeGANLoss, L1Loss, MaskedL1Loss, WGANGPLoss
@@ -251,11 +251,10 @@ def test_measure_forward_in_a_fresh_process():
     attention layer's stats; bad factories and failing models give clear messages instead of numbers."""
     import sys
     from functools import partial
-    from pathlib import Path
 
     from inpaintlab.nn.contextual_attention import ContextualAttention
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         from _common import attention_inputs, composited, mask_inputs, measure_forward
     finally:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "glcic" / "measure_postprocess.py"
+from helpers import REPO
+
+SCRIPT = REPO / "experiments" / "glcic" / "measure_postprocess.py"
 
 
 def test_measure_postprocess_smoke(tmp_path):

@@ -1,12 +1,11 @@
 """README stays a complete map: every config option of every group is listed in its "Configs" table."""
 
-from pathlib import Path
 
 import pytest
 
-from helpers import CONF_DIR
+from helpers import CONF_DIR, REPO
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = REPO / "README.md"
 GROUPS = ["experiment", "data", "mask", "eval_masks", "model", "model/generator", "model/discriminator",
           "model/adversarial", "model/losses", "model/cr", "model/phases", "trainer", "logger", "callbacks",
           "hparams_search", "debug", "paths", "compare", "quickstart"]

@@ -11,12 +11,10 @@ import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 
-from helpers import EXPERIMENT_OVERRIDES, EXPERIMENTS, clamped, compose_config, run_cli
+from helpers import EXPERIMENT_OVERRIDES, EXPERIMENTS, REPO, clamped, compose_config, run_cli
 from inpaintlab import reports
 from inpaintlab.data import synthetic
 from inpaintlab.rehearse import Toy, broken_rules, native_resolution, toy_schedule
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 # ------------------------------------------------------------------------------------------------ the plan

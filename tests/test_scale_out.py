@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ from omegaconf import OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
 import lightning as L
-from helpers import CPU_CLAMP, compose_config, run_cli
+from helpers import CPU_CLAMP, REPO, compose_config, run_cli
 
 # Families with an Optuna search over their loss weights: hparams_search=<name> -> (experiment, swept keys).
 # New papers append their entry here (pconv_optuna, btgmi_optuna …) when they land.
@@ -177,10 +176,9 @@ def test_make_reproduce_with_a_launcher_becomes_a_sweep():
 
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    repo = Path(__file__).resolve().parents[1]
-    cmd = ["make", "-n", "-C", str(repo), "reproduce-deepfill-v2", "ARGS=hydra/launcher=slurm hydra.launcher.partition=gpu"]
+    cmd = ["make", "-n", "-C", str(REPO), "reproduce-deepfill-v2", "ARGS=hydra/launcher=slurm hydra.launcher.partition=gpu"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     assert "inpaintlab-train -m experiment=deepfill_v2_places2 hydra/launcher=slurm hydra.launcher.partition=gpu" in out
-    plain = subprocess.run(["make", "-n", "-C", str(repo), "reproduce-deepfill-v2"], capture_output=True, text=True,
+    plain = subprocess.run(["make", "-n", "-C", str(REPO), "reproduce-deepfill-v2"], capture_output=True, text=True,
                            check=True).stdout
     assert "inpaintlab-train  experiment=deepfill_v2_places2" in plain

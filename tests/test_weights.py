@@ -23,6 +23,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import REPO
 from inpaintlab import pretrained
 from inpaintlab.inference import Inpainter, registry
 from inpaintlab.models.coarse_to_fine import crfill
@@ -115,7 +116,7 @@ def test_registry_names_methods_sources_and_ships_with_the_package():
         assert rel.license and rel.paper and rel.source.startswith("https://github.com/")
         assert not rel.member or rel.file.endswith(".zip")
     assert rels["crfill/highres_2020"].options == {"coarse_scale": 0.5}
-    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    pyproject = (REPO / "pyproject.toml").read_text()
     assert '"inference/released_weights.json"' in pyproject  # package-data: a wheel carries the registry
 
 
