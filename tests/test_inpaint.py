@@ -409,7 +409,7 @@ def test_highres_is_the_papers_half_size_coarse_pass(tmp_path, weights):
 
 
 def test_read_mask_rules():
-    """The one mask rule (every format: tests/data/test_mask_reading.py) as the CLI and the API apply it."""
+    """The one mask rule (every format: tests/data/masks/test_mask_reading.py) as the CLI and the API apply it."""
     rgba = np.zeros((1, 5, 4), np.uint8)
     rgba[0] = [[255, 255, 255, 0], [0, 0, 0, 255], [255, 255, 255, 255], [0, 9, 0, 1], [0, 0, 0, 0]]
     assert read_mask(Image.fromarray(rgba)).tolist() == [[False, False, True, False, False]]  # over black
