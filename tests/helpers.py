@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -193,6 +194,14 @@ def trained_checkpoint(experiment: str, factory, extra=()) -> tuple[Path, dict]:
     shutil.copy(run / "checkpoints" / "last.ckpt", alone)
     _TRAINED[key] = alone, metrics
     return _TRAINED[key]
+
+
+def gradient_photo(width: int = 517, height: int = 389, seed: int = 0) -> np.ndarray:
+    """A noisy RGB gradient (uint8, height×width×3): the photo the inference and app tests fill."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    img = np.stack([xx * 255 // max(1, width - 1), yy * 255 // max(1, height - 1), (xx + yy) % 256], -1)
+    return np.clip(img + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
 
 def run_cli(module: str, args: list[str], cwd: Path, timeout: int = 300,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

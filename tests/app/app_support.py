@@ -24,10 +24,9 @@ def trained_checkpoint(tmp_path_factory) -> Path:
 
 def make_photo(width: int = 160, height: int = 120, seed: int = 0) -> np.ndarray:
     """A noisy RGB gradient with a magenta block in the middle third (where the tests paint the hole)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width]
-    img = np.stack([xx * 255 // max(1, width - 1), yy * 255 // max(1, height - 1), (xx + yy) % 256], -1)
-    img = np.clip(img + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
+    import helpers
+
+    img = helpers.gradient_photo(width, height, seed)
     img[height // 3: 2 * height // 3, width // 3: 2 * width // 3] = MAGENTA
     return img
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import trained_checkpoint
+from helpers import gradient_photo, trained_checkpoint
 
 CLAMPS = {
     "glcic_places2": ["data.dataset.image_size=64", "data.dataset.resize=[64,96]", "data.val_size=2",
@@ -42,10 +42,7 @@ def trained(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
     root = tmp_path_factory.mktemp("photo")
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:389, 0:517]
-    img = np.stack([xx * 255 // 516, yy * 255 // 388, (xx + yy) % 256], -1).astype(np.int64)
-    img = np.clip(img + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
+    img = gradient_photo()
     hole = np.zeros((389, 517), bool)
     hole[150:240, 200:300] = True
     hole[0:60, 430:517] = True  # touches the top and right borders

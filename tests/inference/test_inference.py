@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import INFERENCE_CLAMPS, trained_checkpoint
+from helpers import INFERENCE_CLAMPS, gradient_photo, trained_checkpoint
 
 # coarse-to-fine experiments whose checkpoints also load by released-weights name (pretrained.load)
 RELEASED_NAME = {"deepfill_v1_places2": "deepfill_v1", "deepfill_v2_places2": "deepfill_v2",
@@ -32,10 +32,7 @@ def yeh_trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
     root = tmp_path_factory.mktemp("photo")
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:389, 0:517]
-    img = np.stack([xx * 255 // 516, yy * 255 // 388, (xx + yy) % 256], -1).astype(np.int64)
-    img = np.clip(img + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
+    img = gradient_photo()
     hole = np.zeros((389, 517), bool)
     hole[100:180, 150:260] = True
     hole[:30, 480:] = True  # touches the top and right borders
