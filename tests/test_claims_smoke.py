@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REPO
+from helpers import REPO
 from inpaintlab.data.mnist import find_idx, read_idx
 from inpaintlab.utils.smoke import require_finite
 
