@@ -30,7 +30,7 @@ def layouts(tmp_path_factory):
         "places2": make_places2(root / "places2"),
         "places2_highres": make_places2(root / "places2_highres", layout="highres"),
         "imagenet": make_imagenet(root / "imagenet"),
-        "imagenet_by_class": make_imagenet(root / "imagenet_by_class", val_by_class=True),
+        "imagenet_by_class": make_imagenet(root / "imagenet_by_class", val_by_class=True, n_test=0),
         "folder": make_folder(root / "folder"),
     }
 
@@ -125,8 +125,9 @@ def test_imagenet_flat_and_by_class_val(layouts, tmp_path):
     lst = tmp_path / "list.txt"
     lst.write_text("n01443537/n01443537_1.JPEG\n")
     assert len(ImageNet(layouts["imagenet"], "train", file_list=str(lst), image_size=48)) == 1
+    assert len(ImageNet(layouts["imagenet"], "test", image_size=48)) == 2  # the unlabelled test images, flat
     with pytest.raises(DatasetNotFoundError, match="split folder .*test not found") as e:
-        ImageNet(layouts["imagenet"], "test")
+        ImageNet(layouts["imagenet_by_class"], "test")
     assert "<root>/train/n01440764" in str(e.value)
 
 

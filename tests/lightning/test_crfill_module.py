@@ -297,7 +297,7 @@ def test_bad_configurations_raise_clear_errors():
 def test_experiment_configs_carry_the_paper_values(tmp_path):
     cfg = compose_config(["experiment=crfill_places2"], tmp_path)
     m = cfg.model
-    assert m._target_ == "inpaintlab.lightning.crfill_module.CRFillModule"
+    assert m._target_ == "inpaintlab.lightning.CRFillModule"
     assert m.generator._target_.endswith("crfill") and m.generator.attention is False
     assert (m.losses.coarse_l1.source, m.losses.coarse_l1.weight) == ("coarse", 1.0)  # coarse: L1 only
     assert (m.losses.l1.source, m.losses.l1.weight) == ("output", 1.5)  # β
