@@ -94,7 +94,7 @@ class GraphContextualAttention(ContextualAttention):
             keep = keep[:, order]
         keep = keep.unsqueeze(2)
         attn = torch.softmax(scores * self.softmax_scale * keep, dim=1) * keep
-        raw = _raw_patches(background, 2 * r, r * s, order, grad=True)  # B×L×C·(2r)², the same patch order
+        raw = _raw_patches(background, 2 * r, r * s, order)  # B×L×C·(2r)², the same patch order
         # the paste (the official layer's stride-r transposed conv with the 2r×2r raw patches as kernels) as an
         # overlap-add of each patch's four r×r quarters: reshapes and pads only, no weights computed at run time
         cols = torch.matmul(raw.transpose(1, 2), attn).view(B, C, 2, r, 2, r, hf, wf)

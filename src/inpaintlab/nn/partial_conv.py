@@ -104,9 +104,13 @@ class PartialConv2d(nn.Conv2d):
             )
         ratio, update = self.mask_update(mask)
         m = mask.to(x.dtype)
-        inference = not torch.is_grad_enabled()
+        # the in-place and out= fast paths only in eager inference: a traced or exported graph takes plain ops
+        inference = not torch.is_grad_enabled() and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
         # x·(1 − mask) in one pass (on CPU without autograd into the reused buffer), then the plain convolution
-        known = torch.addcmul(x, x, m, value=-1.0, out=_scratch.like(x) if inference and x.device.type == "cpu" else None)
+        if inference and x.device.type == "cpu":
+            known = torch.addcmul(x, x, m, value=-1.0, out=_scratch.like(x))
+        else:
+            known = torch.addcmul(x, x, m, value=-1.0)
         y = self._conv_forward(known, self.weight, None)
         del known
         y = self._renormalise(y, ratio.to(y.dtype), update, inference)
