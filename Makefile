@@ -55,8 +55,8 @@ app: $(STAMP) ## serve the web page on 127.0.0.1:7860: make app WEIGHTS=<run>/ch
 demo: $(STAMP) fashion-mnist ## train ga_mnist on Fashion-MNIST for alpha=0 and 1, evaluate, write outputs/demo/
 	$(BIN)/inpaintlab-demo
 
-test: $(STAMP) browser ## run the test suite (CPU, a few minutes on 2 cores; the web app's test drives headless chromium)
-	$(BIN)/python -m pytest -q -m "not slow" --timeout 600 $(PYTEST_ARGS)
+test: $(STAMP) browser ## run the test suite (CPU, one pytest-xdist worker per core; the web app's test drives headless chromium)
+	$(BIN)/python -m pytest -q -m "not slow" -n auto --timeout 900 --durations=15 $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## run the slow checks too (paper-claim reproductions on small budgets)
 	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
