@@ -140,10 +140,8 @@ def fill_composite(adapter: Adapter, image: Tensor, mask: Tensor,
 def _composite(out: Tensor, image: Tensor, mask: Tensor) -> Tensor:
     """``conventions.composite``; without autograd formed in place in ``out`` (exact for a binary mask: known
     pixels are the image's, hole pixels the fill's), so that a large picture holds one output rather than three."""
-    if torch.is_grad_enabled() and (out.requires_grad or image.requires_grad):
-        return composite(out, image, mask)
+    autograd = torch.is_grad_enabled() and (out.requires_grad or image.requires_grad)
     shared = any(out.untyped_storage().data_ptr() == t.untyped_storage().data_ptr() for t in (image, mask))
-    if shared or not out.is_contiguous() or out.shape != image.shape or out.dtype != image.dtype:
-        out = composite(out, image, mask)  # a view or an alias of the inputs: never written over
-        return out
+    if autograd or shared or not out.is_contiguous() or out.shape != image.shape or out.dtype != image.dtype:
+        return composite(out, image, mask)  # a view or an alias of the inputs is never written over
     return out.mul_(mask).addcmul_(image, 1.0 - mask)
