@@ -171,16 +171,17 @@ LAYOUT_OVERRIDES = {
 
 @pytest.mark.parametrize("layout", sorted(LAYOUT_OVERRIDES))
 def test_inpaintlab_train_on_each_dataset_layout(layout, tmp_path, tmp_path_factory):
-    """A couple of steps through the inpaintlab-train CLI on a tiny dataset in each real on-disk layout."""
+    """A couple of steps of inpaintlab-train's run (train(), in this process: the console entry point itself is
+    test_multirun_and_eval_cli's) on a tiny dataset in each real on-disk layout, through the test stage."""
     probe = compose_config([f"data={layout}"], tmp_path)
     root = data_root_for(probe, tmp_path_factory)
     GlobalHydra.instance().clear()
     run_dir = tmp_path / "run"
-    r = run_cli("inpaintlab.train", [
+    cfg = compose_config([
         "experiment=ga_celeba", f"data={layout}", f"data.root={root}", "data.dataset.image_size=64",
         "data.batch_size=2", "data.eval_batch_size=2", "mask.size=32", "model.generator.width=0.25",
-        *CPU_CLAMP, "trainer.max_steps=2", "logger=csv", f"hydra.run.dir={run_dir}", *LAYOUT_OVERRIDES[layout],
-    ], cwd=tmp_path)
-    assert r.returncode == 0, r.stderr[-3000:]
+        *CPU_CLAMP, "trainer.max_steps=2", "logger=csv", *LAYOUT_OVERRIDES[layout],
+    ], run_dir)
+    train(cfg)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test/psnr"] > 0 and (run_dir / "checkpoints" / "last.ckpt").is_file()
