@@ -234,6 +234,24 @@ def gradient_photo(width: int = 517, height: int = 389, seed: int = 0) -> np.nda
     img = np.stack([xx * 255 // max(1, width - 1), yy * 255 // max(1, height - 1), (xx + yy) % 256], -1)
     return np.clip(img + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
 
+
+def photo_files(root: Path, holes: list[tuple[slice, slice]], sentinel=None) -> tuple[Path, np.ndarray, np.ndarray]:
+    """``gradient_photo`` and its hole mask (the union of ``holes``, (rows, cols) slices) as root/photo.png and
+    root/mask.png; ``sentinel``: a colour written into the photo's hole pixels (the fill must replace them all).
+    Returns (root, photo, hole)."""
+    from PIL import Image
+
+    img = gradient_photo()
+    hole = np.zeros(img.shape[:2], bool)
+    for rows, cols in holes:
+        hole[rows, cols] = True
+    if sentinel is not None:
+        img[hole] = sentinel
+    Image.fromarray(img).save(root / "photo.png")
+    Image.fromarray(hole.astype(np.uint8) * 255).save(root / "mask.png")
+    return root, img, hole
+
+
 def run_cli(module: str, args: list[str], cwd: Path, timeout: int = 300,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", **(env or {})}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import gradient_photo, trained_checkpoint
+from helpers import photo_files, trained_checkpoint
 
 CLAMPS = {
     "glcic_places2": ["data.dataset.image_size=64", "data.dataset.resize=[64,96]", "data.val_size=2",
@@ -41,14 +41,10 @@ def trained(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("photo")
-    img = gradient_photo()
-    hole = np.zeros((389, 517), bool)
-    hole[150:240, 200:300] = True
-    hole[0:60, 430:517] = True  # touches the top and right borders
-    Image.fromarray(img).save(root / "photo.png")
-    Image.fromarray(hole.astype(np.uint8) * 255).save(root / "mask.png")
-    return root, img, hole
+    return photo_files(tmp_path_factory.mktemp("photo"), [
+        (slice(150, 240), slice(200, 300)),
+        (slice(0, 60), slice(430, 517)),  # touches the top and right borders
+    ])
 
 
 @pytest.mark.parametrize("trained", ["glcic_places2"], indirect=True)

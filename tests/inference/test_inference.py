@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import INFERENCE_CLAMPS, gradient_photo, trained_checkpoint
+from helpers import INFERENCE_CLAMPS, photo_files, trained_checkpoint
 
 # coarse-to-fine experiments whose checkpoints also load by released-weights name (pretrained.load)
 RELEASED_NAME = {"deepfill_v1_places2": "deepfill_v1", "deepfill_v2_places2": "deepfill_v2",
@@ -31,16 +31,11 @@ def yeh_trained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("photo")
-    img = gradient_photo()
-    hole = np.zeros((389, 517), bool)
-    hole[100:180, 150:260] = True
-    hole[:30, 480:] = True  # touches the top and right borders
-    hole[300:389, 20:40] = True  # touches the bottom border
-    img[hole] = SENTINEL
-    Image.fromarray(img).save(root / "photo.png")
-    Image.fromarray(hole.astype(np.uint8) * 255).save(root / "mask.png")
-    return root, img, hole
+    return photo_files(tmp_path_factory.mktemp("photo"), [
+        (slice(100, 180), slice(150, 260)),
+        (slice(0, 30), slice(480, None)),  # touches the top and right borders
+        (slice(300, 389), slice(20, 40)),  # touches the bottom border
+    ], sentinel=SENTINEL)
 
 
 def test_checkpoint_fills_a_photo_through_cli_and_api(trained, photo, tmp_path):
