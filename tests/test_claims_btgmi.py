@@ -46,3 +46,14 @@ def test_init_check_smoke_compares_the_grown_blocks_start(tmp_path, idx_root):
     head = torch.load(tmp_path / "head" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     changed = [k for k in head if not torch.equal(head[k], zero[k])]
     assert changed == ["generator.extra_blocks.0.branch.4.weight"] and float(zero[changed[0]].abs().max()) == 0.0
+
+
+def test_smoke_without_out_writes_nothing(tmp_path, idx_root, monkeypatch):
+    """``--smoke`` keeps its checkpoints and record in a temporary folder: nothing lands in the working folder."""
+    spec = importlib.util.spec_from_file_location("btgmi_claim_check", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.chdir(tmp_path)
+    results = dict(module.main(["--smoke", "--root", str(idx_root)]))
+    assert "head" in results and all(r["l1_hole"] > 0 for r in results.values())
+    assert list(tmp_path.iterdir()) == []

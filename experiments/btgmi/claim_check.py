@@ -36,6 +36,7 @@ import json
 import re
 import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -220,13 +221,23 @@ def main(argv: list[str] | None = None) -> list[tuple[str, dict[str, float]]]:
                    help="how the grown block starts (model.generator.block_init)")
     p.add_argument("--init-check", action="store_true",
                    help="compare the grown block's initialisations (default vs zero residual) instead")
-    p.add_argument("--out", default="outputs/claims_btgmi")
+    p.add_argument("--out", default=None,
+                   help="checkpoints and results.json (default outputs/claims_btgmi; --smoke: a temporary folder)")
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--smoke", action="store_true", help="seconds: 4 head + 2 block steps on 64 images, nothing written")
     args = p.parse_args(argv)
     if args.smoke:
         args.head_steps, args.block_steps, args.train_images, args.test, args.batch = 4, 2, 64, 32, 8
         args.no_write = True
+    if args.out is None and args.smoke:  # nothing written: the run's files live as long as the command
+        with tempfile.TemporaryDirectory(prefix="claims_btgmi_smoke_") as tmp:
+            args.out = tmp
+            return _run_and_report(args, argv)
+    args.out = args.out or "outputs/claims_btgmi"
+    return _run_and_report(args, argv)
+
+
+def _run_and_report(args, argv) -> list[tuple[str, dict[str, float]]]:
     results = run(args)
     command = shlex.join(["python", "experiments/btgmi/claim_check.py", *(sys.argv[1:] if argv is None else argv)])
     record = provenance(vars(args), command)
