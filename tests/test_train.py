@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,10 +153,17 @@ def test_missing_dataset_gives_clear_error(tmp_path):
     assert "apt-get install dataset-fashion-mnist" in r.stderr
 
 
-def test_config_typo_gives_clear_error(tmp_path):
-    r = run_cli("inpaintlab.train", ["experiment=ga_mnst"], cwd=tmp_path)
-    assert r.returncode != 0
-    assert "ga_mnst" in r.stderr and "Traceback" not in r.stderr
+def test_config_typo_gives_clear_error(tmp_path, monkeypatch, capsys):
+    """The console entry point in this process: the typo is refused before Hydra starts (no run folder)."""
+    from inpaintlab.train import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["inpaintlab-train", "experiment=ga_mnst"])
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code != 0
+    err = capsys.readouterr().err
+    assert "ga_mnst" in err and "Traceback" not in err and list(tmp_path.iterdir()) == []
 
 
 # ga_celeba's Table 1 re-split and its face crop are CelebA options
