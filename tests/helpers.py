@@ -44,13 +44,13 @@ CPU_CLAMP = [
 # papers' values are checked by test_paper_defaults.py); the real configs stay as the papers say. The tiny
 # Places2 / ImageNet layouts hold 8 / 6 training images (hence val_size=2), and the DeepFill-family generators
 # (cnum 48 → 16, critic 64 → 16) run at 64² instead of 256²; DeepFill v2's 128² box shrinks with them.
-_CRFILL_BASE = ["data.dataset.image_size=64", "data.val_size=2", "model.generator.cnum=16", "model.discriminator.cnum=16"]
+_PLACES64 = ["data.dataset.image_size=64", "data.val_size=2"]
+_BOX32 = ["mask.generators.box.height=32", "mask.generators.box.width=32", "mask.generators.box.max_delta=8"]
+_CRFILL_BASE = [*_PLACES64, "model.generator.cnum=16", "model.discriminator.cnum=16"]
 _CRFILL_CLAMP = [*_CRFILL_BASE, "model.cr_loss.aux_net.cnum=16"]  # and the auxiliary network of the CR loss
 _DEEPFILL_V1_CLAMP = ["data.dataset.image_size=128", "data.val_size=2", "mask.height=64", "mask.width=64",
                       "mask.max_delta=16", "model.generator.cnum=8", "model.discriminator.cnum=8"]
-_DEEPFILL_V2_CLAMP = ["data.dataset.image_size=64", "data.val_size=2", "model.generator.cnum=16",
-                      "model.discriminator.cnum=16", "mask.generators.box.height=32",
-                      "mask.generators.box.width=32", "mask.generators.box.max_delta=8"]
+_DEEPFILL_V2_CLAMP = [*_CRFILL_BASE, *_BOX32]  # the same generator and critic, with attention
 # Context Encoder at 32² (16² centre patch, a 2-px overlap instead of 7) with widths ÷4 and a 64-unit bottleneck;
 # GLCIC at 64² with a 16–24 px hole, 32² local crop.
 _CE_CLAMP = ["data.val_size=2", "data.dataset.image_size=32", "model.generator.image_size=32", "model.generator.nef=16",
@@ -97,8 +97,7 @@ EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
     "crfill_baseline_places2": _CRFILL_BASE,
     "crfill_imagenet": _CRFILL_CLAMP,
     "crfill_places2_official": _CRFILL_CLAMP,
-    "crfill_deepfillv2_ca_cr_places2": [*_CRFILL_CLAMP, "mask.generators.box.height=32",
-                                        "mask.generators.box.width=32", "mask.generators.box.max_delta=8"],
+    "crfill_deepfillv2_ca_cr_places2": [*_CRFILL_CLAMP, *_BOX32],
     # DeepFill v1: 128² (its mirror padding needs the 1/4-scale map wider than the dilation 16), 64² box, and
     # the critics' dense layers follow (global_size = image size, local_size = mask.height); widths ÷4 and ÷8
     # because every one of the 5·4 batches runs the generator and both critics (with the double-backward GP).
@@ -119,8 +118,6 @@ EXPERIMENT_OVERRIDES: dict[str, list[str]] = {
 
 # Per-experiment clamps of the 2-step checkpoints the inference tests fill photos with (tests/inference/); a new
 # method adds its experiment here. The configs stay the papers'.
-_PLACES64 = ["data.dataset.image_size=64", "data.val_size=2"]
-_BOX32 = ["mask.generators.box.height=32", "mask.generators.box.width=32", "mask.generators.box.max_delta=8"]
 _CR8 = ["model.generator.cnum=8", "model.discriminator.cnum=8", "model.cr_loss.aux_net.cnum=8"]
 INFERENCE_CLAMPS: dict[str, list[str]] = {
     "ga_mnist": ["data.val_size=8"],
