@@ -6,15 +6,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-import lightning as L
 from inpaintlab.errors import ConfigError
 from inpaintlab.utils.runtime import (
     check_command_line,
@@ -26,6 +24,11 @@ from inpaintlab.utils.runtime import (
     save_resolved_config,
 )
 
+if TYPE_CHECKING:
+    import torch
+
+# torch and Lightning (~4 s of imports) load only once a run is built: a bad option, a held run folder or a
+# missing dataset is reported in about a second.
 log = logging.getLogger("inpaintlab.train")
 register_resolvers()
 quiet_library_noise()
@@ -98,7 +101,9 @@ def build(cfg: DictConfig, fit: bool | None = None, test: bool | None = None) ->
     if fit:
         cap_val_check_interval(cfg)
     if cfg.get("seed") is not None:
-        L.seed_everything(int(cfg.seed), workers=True)
+        from lightning.fabric.utilities.seed import seed_everything
+
+        seed_everything(int(cfg.seed), workers=True)
     ckpt_path = cfg.get("ckpt_path")
     if cfg.get("init_from") and ckpt_path:
         raise ConfigError("set init_from (weights only, a new run) or ckpt_path (resume a run), not both")
