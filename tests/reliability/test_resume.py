@@ -101,13 +101,14 @@ def test_training_batches_do_not_depend_on_the_global_rng():
 
 
 def test_ddp_resume_mid_epoch_equals_uninterrupted(idx_root, tmp_path):
-    """Two processes (ddp_sim): a run stopped at step 5 (mid-epoch: 12 batches of 4 per process) and resumed to
-    step 16 ends with the uninterrupted run's weights bit for bit — each process continues its own share of the
-    epoch's order where it stopped (the sampler shards the order itself, so Lightning does not wrap it)."""
+    """Two processes (ddp_sim): resumed from the checkpoint the run saved at step 5 (mid-epoch: 12 batches of 4
+    per process) — what a crash after that save leaves — a run reaches step 16 with the uninterrupted run's
+    weights bit for bit: each process continues its own share of the epoch's order where it stopped (the sampler
+    shards the order itself, so Lightning does not wrap it). Every validation's checkpoint is kept
+    (save_top_k=-1), so the uninterrupted run provides the step-5 checkpoint (one DDP launch fewer)."""
     ddp = [*RUN, f"data.root={idx_root}", "trainer=ddp_sim", "trainer.deterministic=false"]
-    _train(ddp, tmp_path / "straight")
-    _train([*ddp, "trainer.max_steps=5"], tmp_path / "first")
-    first = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    _train([*ddp, "callbacks.model_checkpoint.save_top_k=-1"], tmp_path / "straight")
+    first = tmp_path / "straight" / "checkpoints" / "step0000005.ckpt"
     assert torch.load(first, map_location="cpu", weights_only=False)["global_step"] == 5
     _train([*ddp, f"ckpt_path={first}"], tmp_path / "resumed")
     a = torch.load(tmp_path / "straight" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
