@@ -152,6 +152,17 @@ def test_tiny_comparison_writes_the_four_files(tmp_path, monkeypatch):
     # the masks were frozen: the same set every method saw, on disk with its manifest
     manifest = json.loads((out / "masks" / "center" / "manifest.json").read_text())
     assert manifest["count"] == 4 and manifest["height"] == 64
+    # experiments/crfill/saturation.py reads this folder: CR-Fill's stages' tanh inputs inside the centre holes
+    saturation = _saturation_script()
+    result = saturation.measure(out, "crfill", "center", 4)
+    rows = result["rows"]
+    assert [r["seed"] for r in rows] == ["seed0"] and 0 < result["at_floor"] < 1
+    for stage in ("coarse", "refine"):
+        s = rows[0][stage]
+        assert 0 <= s["saturated"] <= 1 and 0 < s["tanh_grad"] <= 1 and abs(s["median"]) < 1e3, (stage, s)
+    assert "| seed0 |" in saturation.table(result, "crfill", "center", 4)
+    with pytest.raises(SystemExit, match="not a coarse-to-fine generator"):
+        saturation.measure(out, "ga", "center", 4)
     # reuse: no training, the same numbers
     again = run_cli("inpaintlab.compare", [*args, "reuse=true", "methods=[ga,glcic]"], cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -192,6 +203,35 @@ def test_two_seeds_and_publish(tmp_path, monkeypatch):
     assert stale(doc) == []  # produced by the config its command composes now, the block is its record's
     doc.write_text(text.replace("| center | 1", "| center | 2"))  # a hand edit of a generated number
     assert any("is not its record's" in line for line in stale(doc))
+
+
+def _saturation_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("crfill_saturation", REPO / "experiments" / "crfill" / "saturation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_saturation_stats_hand_computed():
+    """z = (−10, 0, 0, 10): half beyond |z| > 5; tanh' = 1 − tanh² is 1 at 0 and 8.2e-9 at ±10, mean ≈ 0.5;
+    inside a hole covering only the two zeros: none saturated, tanh' 1."""
+    import torch
+
+    stats = _saturation_script().stage_stats
+    z = torch.tensor([-10.0, 0.0, 0.0, 10.0]).view(1, 1, 2, 2)
+    s = stats(z)
+    assert s["saturated"] == 0.5 and s["median"] == 0.0
+    assert s["tanh_grad"] == pytest.approx((2 + 2 * (1 - float(torch.tanh(torch.tensor(10.0))) ** 2)) / 4)
+    hole = torch.tensor([0.0, 1.0, 1.0, 0.0]).view(1, 1, 2, 2)
+    assert stats(z, hole) == {"median": 0.0, "saturated": 0.0, "tanh_grad": 1.0}
+
+
+def test_saturation_needs_a_comparison_folder(tmp_path, capsys):
+    assert _saturation_script().main(["--compare", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip() == (f"saturation: no results.json in {tmp_path}: expected an "
+                                               "inpaintlab-compare output folder")
 
 
 def test_unknown_method_is_one_clear_line(tmp_path):
