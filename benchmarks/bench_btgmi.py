@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 import shlex
 import statistics
 import sys
@@ -33,7 +32,7 @@ from inpaintlab.data.masks.box import RandomBoxMask
 from inpaintlab.losses.patch_adversarial import HoleAwarePatchGANLoss
 from inpaintlab.losses.patch_perceptual import PatchPerceptualLoss, build_lpips
 from inpaintlab.models.btgmi import BTGMIGenerator, MultiScalePatchDiscriminator
-from inpaintlab.utils.provenance import stamp
+from inpaintlab.utils.provenance import stamp, write_between
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "experiments" / "btgmi" / "README.md"
@@ -123,11 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join([*table, "", stamp(vars(args), shlex.join(["python", "benchmarks/bench_btgmi.py", *sys.argv[1:]]))])
     print(text)
     if not args.no_write and README.is_file():
-        readme = README.read_text()
-        if START in readme and END in readme:
-            readme = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{text}\n{END}", readme,
-                            flags=re.S)
-            README.write_text(readme)
+        write_between(README, START, END, text)
     return 0
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import sys
 from functools import partial
 from pathlib import Path
@@ -48,7 +47,7 @@ from _common import (
 )
 
 from inpaintlab.models.coarse_to_fine import crfill, deepfill_v2
-from inpaintlab.utils.provenance import stamp
+from inpaintlab.utils.provenance import stamp, write_between
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "experiments" / "crfill" / "README.md"
@@ -148,13 +147,7 @@ def markdown(rows: dict[tuple[str, int], ForwardMeasurement], args: argparse.Nam
 
 def write_readme(table: str, path: Path = README) -> None:
     """Replace the text between the bench-crfill markers of ``path`` (appended under a heading if absent)."""
-    block = f"{START}\n{table}\n{END}"
-    text = path.read_text() if path.is_file() else ""
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, text, flags=re.DOTALL)
-    else:
-        text = text.rstrip() + f"\n\n### Speed (Table 5), `make bench-crfill`\n\n{block}\n"
-    path.write_text(text)
+    write_between(path, START, END, table, append_under="### Speed (Table 5), `make bench-crfill`")
 
 
 def main(argv: list[str] | None = None) -> int:

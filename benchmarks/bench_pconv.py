@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ from _common import device_name
 from torch import nn
 
 from inpaintlab.nn import PartialConv2d
+from inpaintlab.utils.provenance import write_between
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "experiments" / "pconv" / "README.md"
@@ -92,11 +92,8 @@ def table(times: dict[str, dict[str, list[float]]], args: argparse.Namespace, co
 
 
 def write_readme(text: str, path: Path = README) -> None:
-    readme = path.read_text()
-    if START not in readme or END not in readme:
+    if not write_between(path, START, END, text):
         raise SystemExit(f"{path} has no {START} … {END} markers to write the table between")
-    path.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{text}\n{END}", readme,
-                           flags=re.S))
 
 
 def main(argv: list[str] | None = None) -> int:

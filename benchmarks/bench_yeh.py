@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 import shlex
 import sys
 import time
@@ -27,7 +26,7 @@ from _common import device_name
 
 from inpaintlab.imaging import poisson_blend
 from inpaintlab.models.dcgan import DCGANDiscriminator, DCGANGenerator, latent_search
-from inpaintlab.utils.provenance import stamp
+from inpaintlab.utils.provenance import stamp, write_between
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "experiments" / "yeh" / "README.md"
@@ -89,13 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {b} | {s:.2f} | {bl:.3f} | {total / b:.3f} | {b / total:.2f} | {total / base:.2f} |")
     text = "\n".join([*lines, "", stamp(vars(args), shlex.join(["python", "benchmarks/bench_yeh.py", *sys.argv[1:]]))]) + "\n"
     print(text)
-    if not args.no_write and args.readme.is_file():
-        readme = args.readme.read_text()
-        if START in readme and END in readme:
-            new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: START + "\n" + text + END, readme,
-                         flags=re.S)
-            args.readme.write_text(new)
-            print(f"written into {args.readme}")
+    if not args.no_write and args.readme.is_file() and write_between(args.readme, START, END, text):
+        print(f"written into {args.readme}")
     return 0
 
 

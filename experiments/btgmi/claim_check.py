@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
 import tempfile
@@ -52,7 +51,7 @@ from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.lightning import BTGMIModule, PhaseSchedule
 from inpaintlab.losses import HoleAwarePatchGANLoss, L1Loss
 from inpaintlab.models.btgmi import BLOCK_INITS, DEFAULT_BLOCK_INIT, BTGMIGenerator, MultiScalePatchDiscriminator
-from inpaintlab.utils.provenance import provenance, stamp
+from inpaintlab.utils.provenance import provenance, stamp, write_between
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "experiments" / "btgmi" / "README.md"
@@ -246,10 +245,7 @@ def _run_and_report(args, argv) -> list[tuple[str, dict[str, float]]]:
     Path(args.out, "results.json").write_text(json.dumps({**dict(results), "provenance": record}, indent=2))
     start, end = (INIT_START, INIT_END) if args.init_check else (START, END)
     if not args.no_write and README.is_file():
-        readme = README.read_text()
-        if start in readme and end in readme:
-            readme = re.sub(re.escape(start) + ".*?" + re.escape(end), f"{start}\n{text}\n{end}", readme, flags=re.S)
-            README.write_text(readme)
+        write_between(README, start, end, text)
     return results
 
 

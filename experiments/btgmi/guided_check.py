@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
 import tempfile
@@ -51,7 +50,7 @@ from inpaintlab.models.btgmi import (
     GuidedBTGMIGenerator,
     MultiScalePatchDiscriminator,
 )
-from inpaintlab.utils.provenance import provenance, stamp
+from inpaintlab.utils.provenance import provenance, stamp, write_between
 from inpaintlab.utils.smoke import fashion_mnist_or_generated, require_finite
 
 REPO = Path(__file__).resolve().parents[2]
@@ -274,11 +273,7 @@ def run(args, command: str) -> dict[str, float]:
     (out / "results.json").write_text(json.dumps({**results, "provenance": provenance(vars(args), command)}, indent=2))
     figure(ckpt, root, FIGURE if not args.no_write else out / "guided_example.png")
     if not args.no_write and README.is_file():
-        readme = README.read_text()
-        if START in readme and END in readme:
-            readme = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{text}\n{END}", readme,
-                            flags=re.S)
-            README.write_text(readme)
+        write_between(README, START, END, text)
     return results
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 import shlex
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from inpaintlab.data.masks import FreeFormMask
 from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.losses import PConvL1Loss, TotalVariationLoss
 from inpaintlab.models.pconv_unet import PConvUNet
-from inpaintlab.utils.provenance import stamp
+from inpaintlab.utils.provenance import stamp, write_between
 from inpaintlab.utils.smoke import fashion_mnist_or_generated, require_finite
 
 README = Path(__file__).resolve().parent / "README.md"
@@ -149,10 +148,7 @@ def run(args, command: str) -> dict:
     text = table(results, args, secs) + "\n\n" + stamp(vars(args), command)
     print(text)
     if args.write:
-        readme = README.read_text()
-        block = f"{START}\n{text}\n{END}"
-        README.write_text(re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, readme, flags=re.S)
-                          if START in readme else readme.rstrip() + "\n\n" + block + "\n")
+        write_between(README, START, END, text, append_under="")
         print(f"written into {README}")
     return results
 

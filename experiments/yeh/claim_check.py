@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from inpaintlab.data.masks import CenterSquareMask
 from inpaintlab.data.mnist import MNISTImages
 from inpaintlab.imaging import poisson_blend
 from inpaintlab.models.dcgan import latent_search
-from inpaintlab.utils.provenance import stamp
+from inpaintlab.utils.provenance import stamp, write_between
 from inpaintlab.utils.smoke import fashion_mnist_or_generated, require_finite
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,12 +166,8 @@ def run(args, command: str) -> list[tuple[str, str, float, float, float]]:
         lines.append(f"| {name} | {out} | {l1:.4f} | {sm:.4f} | {sec:.3f} |")
     text = "\n".join([*lines, "", stamp(vars(args), command)]) + "\n"
     print(text)
-    if not args.no_write and README.is_file():
-        readme = README.read_text()
-        if START in readme and END in readme:
-            README.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), START + "\n" + text + END, readme,
-                                     flags=re.S))
-            print(f"written into {README}")
+    if not args.no_write and README.is_file() and write_between(README, START, END, text):
+        print(f"written into {README}")
     return rows
 
 

@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-__all__ = ["config_hash", "describe", "git_state", "machine", "provenance", "stamp"]
+__all__ = ["config_hash", "describe", "git_state", "machine", "provenance", "stamp", "write_between"]
 
 REPO = Path(__file__).resolve().parents[3]  # src/inpaintlab/utils/ → the checkout (when run from one)
 
@@ -108,3 +108,25 @@ def stamp(config: Any = None, command: str | None = None) -> str:
     record = provenance(config, command)
     text = f"Produced by `{command}` — {describe(record)}" if command else f"Produced at {describe(record)}"
     return text + (f"; config hash `{record['config_hash']}`." if "config_hash" in record else ".")
+
+
+def write_between(path: Path, start: str, end: str, body: str, append_under: str | None = None) -> bool:
+    """Put ``body`` between the ``start`` / ``end`` marker lines of ``path`` (the script-generated block of a docs
+    page; the rest of the page is kept byte for byte). Without the markers: appended at the end as a new block under
+    the heading ``append_under`` when given, else nothing is written. ``body`` is taken literally (no regex escapes)
+    and the page is replaced atomically, so an interrupted write leaves the old page whole. True when written."""
+    path = Path(path)
+    text = path.read_text() if path.is_file() else ""
+    block = f"{start}\n{body.rstrip(chr(10))}\n{end}"
+    i = text.find(start)
+    j = text.find(end, i + len(start)) if i >= 0 else -1
+    if i >= 0 and j >= 0:
+        text = text[:i] + block + text[j + len(end):]
+    elif append_under is not None:
+        text = text.rstrip() + (f"\n\n{append_under}\n\n" if append_under else "\n\n") + block + "\n"
+    else:
+        return False
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return True
