@@ -172,7 +172,7 @@ def run_checkpoints(c: dict, method: str, out: Path) -> dict[str, Path]:
     for ckpt in paths.values():
         if not ckpt.is_file():
             raise ConfigError(f"{method}: no checkpoint at {ckpt} (train first, without reuse=true, or set "
-                              f"compare.methods.{method}.checkpoint)")
+                              f"+compare.methods.{method}.checkpoint=<last.ckpt>)")
     return paths
 
 
