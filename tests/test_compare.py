@@ -342,6 +342,30 @@ def test_learned_needs_every_suite_below_the_baseline_and_a_varying_fill():
     assert not checks["flat"]["reached"] and checks["flat"]["contrast"] == pytest.approx(0.05)
     assert not checks["one_suite"]["reached"] and checks["one_suite"]["worst_l1_suite"] == "b"  # 0.19/0.2 = 0.95
     assert not checks["spread"]["reached"]  # 0.17 + 0.02 = 0.19 > 0.9 × 0.2: below on the mean, not beyond its spread
+    assert all(c["seeds_missing"] == [] for c in checks.values())  # one seed: no per-seed view
+
+
+def test_learned_names_the_seed_that_misses_the_bar_alone():
+    """Seeds 0 and 5: seed 5 fills a constant on suite b (hole std 0) at 1.1 × the baseline's L1 there; seed 0 is
+    fine. The row fails, and the per-seed view says it is seed 5's doing, with its worst suites."""
+    from inpaintlab.compare_report import _learned_lines, learned
+
+    def row(method, suite, l1s, stds):
+        return {"method": method, "suite": suite, "l1_hole": sum(l1s) / 2, "l1_hole_std": abs(l1s[0] - l1s[1]) / 2 ** 0.5,
+                "hole_std": sum(stds) / 2, "hole_std_true": 0.2,
+                "per_seed": {"l1_hole": l1s, "hole_std": stds, "hole_std_true": [0.2, 0.2]}}
+
+    result = {"learned": {"baseline": "mean_fill", "below": 0.9, "contrast": 0.25}, "seeds": [0, 5],
+              "methods": {"mean_fill": {"baseline": True}, "m": {}},
+              "rows": [{"method": "mean_fill", "suite": s, "l1_hole": 0.2, "hole_std": 0.0, "hole_std_true": 0.2}
+                       for s in ("a", "b")]
+              + [row("m", "a", [0.10, 0.12], [0.15, 0.14]), row("m", "b", [0.10, 0.22], [0.15, 0.0])]}
+    check = learned(result)["m"]
+    assert not check["reached"]
+    assert check["seeds_missing"] == [{"seed": 5, "l1_vs_baseline": 1.1, "worst_l1_suite": "b", "contrast": 0.0,
+                                       "worst_contrast_suite": "b"}]
+    table = _learned_lines(result)
+    assert table[-1] == "| m | no | 1.224 (b) | 0.375 (b) | seed 5: 1.100 (b), 0.000 (b) |"  # (0.16 + 0.12/√2) / 0.2
 
 
 # ---------------------------------------------------------------------------------------------- baselines, FID

@@ -97,8 +97,28 @@ def learned(result: dict) -> dict[str, dict]:
         worst_c = min(contrasts, key=contrasts.get)
         out[v] = {"reached": ratios[worst_l1] < below and contrasts[worst_c] >= contrast,
                   "worst_l1_suite": worst_l1, "l1_vs_baseline": round(ratios[worst_l1], 3),
-                  "worst_contrast_suite": worst_c, "contrast": round(contrasts[worst_c], 3)}
+                  "worst_contrast_suite": worst_c, "contrast": round(contrasts[worst_c], 3),
+                  "seeds_missing": _seeds_missing(result, v, ref, below, contrast)}
     return out
+
+
+def _seeds_missing(result: dict, variant: str, ref: dict, below: float, contrast: float) -> list[dict]:
+    """The seeds that miss the bar on their own (with several seeds): each with its worst suite of each test —
+    which seed a failed row owes its failure to, and whether that seed's fill is constant."""
+    seeds = result.get("seeds") or []
+    rows = [r for r in result["rows"] if r["method"] == variant and r["suite"] in ref and r.get("per_seed")]
+    if len(seeds) < 2 or not rows:
+        return []
+    missing = []
+    for i, seed in enumerate(seeds):
+        ratios = {r["suite"]: r["per_seed"]["l1_hole"][i] / max(ref[r["suite"]]["l1_hole"], 1e-12) for r in rows}
+        contrasts = {r["suite"]: r["per_seed"]["hole_std"][i] / max(r["per_seed"]["hole_std_true"][i], 1e-12)
+                     for r in rows}
+        worst_l1, worst_c = max(ratios, key=ratios.get), min(contrasts, key=contrasts.get)
+        if ratios[worst_l1] >= below or contrasts[worst_c] < contrast:
+            missing.append({"seed": seed, "l1_vs_baseline": round(ratios[worst_l1], 3), "worst_l1_suite": worst_l1,
+                            "contrast": round(contrasts[worst_c], 3), "worst_contrast_suite": worst_c})
+    return missing
 
 
 # ---------------------------------------------------------------------------------------------- markdown
@@ -149,11 +169,14 @@ def _learned_lines(result: dict) -> list[str]:
              f"{rule.get('below', 0.9)} × the {rule.get('baseline', 'mean_fill')} baseline's and the spread of its hole "
              f"pixels (std) is at least {rule.get('contrast', 0.25)} × the true hole's (a constant fill has 0). "
              f"**Reached: {', '.join(yes) or 'none'}.** Not reached: {', '.join(no) or 'none'}.", "",
-             "| method | learned | worst hole L1 / baseline (suite) | lowest fill contrast (suite) |",
-             "|---|---|---|---|"]
+             "| method | learned | worst hole L1 / baseline (suite) | lowest fill contrast (suite) "
+             "| seeds that miss the bar alone: hole L1 / baseline, contrast (worst suites) |",
+             "|---|---|---|---|---|"]
     for v, c in checks.items():
+        alone = "; ".join(f"seed {m['seed']}: {m['l1_vs_baseline']:.3f} ({m['worst_l1_suite']}), {m['contrast']:.3f} "
+                          f"({m['worst_contrast_suite']})" for m in c["seeds_missing"])
         lines.append(f"| {v} | {'yes' if c['reached'] else 'no'} | {c['l1_vs_baseline']:.3f} ({c['worst_l1_suite']}) | "
-                     f"{c['contrast']:.3f} ({c['worst_contrast_suite']}) |")
+                     f"{c['contrast']:.3f} ({c['worst_contrast_suite']}) | {alone or '–'} |")
     return lines
 
 
