@@ -154,6 +154,8 @@ def test_tiny_comparison_writes_the_four_files(tmp_path, monkeypatch):
     assert manifest["count"] == 4 and manifest["height"] == 64
     # experiments/crfill/saturation.py reads this folder: CR-Fill's stages' tanh inputs inside the centre holes
     saturation = _saturation_script()
+    run_config = saturation._compare_config(out)  # the run's own command line, from its record
+    assert run_config["test_images"] == 4 and run_config["suites"]["ff_thin"] is None
     result = saturation.measure(out, "crfill", "center", 4)
     rows = result["rows"]
     assert [r["seed"] for r in rows] == ["seed0"] and 0 < result["at_floor"] < 1

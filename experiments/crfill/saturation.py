@@ -51,19 +51,13 @@ def pre_activations(painter, image, mask) -> dict:
 
 
 def _compare_config(folder: Path) -> dict:
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    """The comparison config the run composed: its command line, as its record keeps it."""
     from omegaconf import OmegaConf
 
-    from inpaintlab.compare import CONF_DIR
+    from inpaintlab.compare_report import composed
 
     record = json.loads((folder / "results.json").read_text())
-    # the overrides the run was given, minus those naming files (out=, publish=) or what to run
-    keep = [o for o in record.get("overrides", []) if o.split("=", 1)[0].lstrip("+~").startswith("compare.")]
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="comparison", overrides=[f"compare={record['config']}", *keep])
-    return OmegaConf.to_container(cfg.compare, resolve=True)
+    return OmegaConf.to_container(composed(list(record["provenance"]["overrides"])).compare, resolve=True)
 
 
 def measure(folder: Path, method: str, suite: str, images: int) -> dict:

@@ -324,8 +324,9 @@ def config_hash(cfg: Any) -> str:
                    if k not in RUN_KEYS and k != "hydra"})
 
 
-def current_hash(overrides: list[str]) -> str:
-    """The config hash ``inpaintlab-compare <overrides>`` would record now (``config_hash``)."""
+def composed(overrides: list[str]) -> Any:
+    """The comparison config ``inpaintlab-compare <overrides>`` composes now (e.g. a record's
+    ``provenance.overrides``: the run's own config)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -333,7 +334,12 @@ def current_hash(overrides: list[str]) -> str:
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return config_hash(compose(config_name="comparison", overrides=overrides))
+        return compose(config_name="comparison", overrides=overrides)
+
+
+def current_hash(overrides: list[str]) -> str:
+    """The config hash ``inpaintlab-compare <overrides>`` would record now (``config_hash``)."""
+    return config_hash(composed(overrides))
 
 
 def stale(doc: Path) -> list[str]:
