@@ -89,35 +89,36 @@ def learned(result: dict) -> dict[str, dict]:
     for v, m in result["methods"].items():
         if m.get("baseline") or not ref:
             continue
-        ratios, contrasts = {}, {}
-        for r in (r for r in result["rows"] if r["method"] == v and r["suite"] in ref):
-            ratios[r["suite"]] = (r["l1_hole"] + (r.get("l1_hole_std") or 0.0)) / max(ref[r["suite"]]["l1_hole"], 1e-12)
-            contrasts[r["suite"]] = r.get("hole_std", 0.0) / max(r.get("hole_std_true") or 0.0, 1e-12)
-        worst_l1 = max(ratios, key=ratios.get)
-        worst_c = min(contrasts, key=contrasts.get)
-        out[v] = {"reached": ratios[worst_l1] < below and contrasts[worst_c] >= contrast,
-                  "worst_l1_suite": worst_l1, "l1_vs_baseline": round(ratios[worst_l1], 3),
-                  "worst_contrast_suite": worst_c, "contrast": round(contrasts[worst_c], 3),
-                  "seeds_missing": _seeds_missing(result, v, ref, below, contrast)}
+        rows = [r for r in result["rows"] if r["method"] == v and r["suite"] in ref]
+        out[v] = _judge(ref, {r["suite"]: r["l1_hole"] + (r.get("l1_hole_std") or 0.0) for r in rows},
+                        {r["suite"]: (r.get("hole_std", 0.0), r.get("hole_std_true")) for r in rows}, below, contrast)
+        out[v]["seeds_missing"] = _seeds_missing(result, rows, ref, below, contrast)
     return out
 
 
-def _seeds_missing(result: dict, variant: str, ref: dict, below: float, contrast: float) -> list[dict]:
-    """The seeds that miss the bar on their own (with several seeds): each with its worst suite of each test —
-    which seed a failed row owes its failure to, and whether that seed's fill is constant."""
+def _judge(ref: dict, l1: dict[str, float], spread: dict[str, tuple], below: float, contrast: float) -> dict:
+    """The bar, per suite: ``l1[suite]`` against the baseline's hole L1, ``spread[suite]`` = (the fill's hole std,
+    the truth's); reached or not, with the worst suite of each test."""
+    ratios = {s: v / max(ref[s]["l1_hole"], 1e-12) for s, v in l1.items()}
+    contrasts = {s: fill / max(true or 0.0, 1e-12) for s, (fill, true) in spread.items()}
+    worst_l1, worst_c = max(ratios, key=ratios.get), min(contrasts, key=contrasts.get)
+    return {"reached": ratios[worst_l1] < below and contrasts[worst_c] >= contrast,
+            "worst_l1_suite": worst_l1, "l1_vs_baseline": round(ratios[worst_l1], 3),
+            "worst_contrast_suite": worst_c, "contrast": round(contrasts[worst_c], 3)}
+
+
+def _seeds_missing(result: dict, rows: list[dict], ref: dict, below: float, contrast: float) -> list[dict]:
+    """The seeds that miss the bar on their own (with several seeds), each judged like a row (``_judge``) on its
+    own numbers — which seed a failed row owes its failure to, and whether that seed's fill is constant."""
     seeds = result.get("seeds") or []
-    rows = [r for r in result["rows"] if r["method"] == variant and r["suite"] in ref and r.get("per_seed")]
-    if len(seeds) < 2 or not rows:
+    if len(seeds) < 2 or not rows or not all(r.get("per_seed") for r in rows):
         return []
-    missing = []
+    missing, per = [], {r["suite"]: r["per_seed"] for r in rows}
     for i, seed in enumerate(seeds):
-        ratios = {r["suite"]: r["per_seed"]["l1_hole"][i] / max(ref[r["suite"]]["l1_hole"], 1e-12) for r in rows}
-        contrasts = {r["suite"]: r["per_seed"]["hole_std"][i] / max(r["per_seed"]["hole_std_true"][i], 1e-12)
-                     for r in rows}
-        worst_l1, worst_c = max(ratios, key=ratios.get), min(contrasts, key=contrasts.get)
-        if ratios[worst_l1] >= below or contrasts[worst_c] < contrast:
-            missing.append({"seed": seed, "l1_vs_baseline": round(ratios[worst_l1], 3), "worst_l1_suite": worst_l1,
-                            "contrast": round(contrasts[worst_c], 3), "worst_contrast_suite": worst_c})
+        check = _judge(ref, {s: p["l1_hole"][i] for s, p in per.items()},
+                       {s: (p["hole_std"][i], p["hole_std_true"][i]) for s, p in per.items()}, below, contrast)
+        if not check.pop("reached"):
+            missing.append({"seed": seed, **check})
     return missing
 
 
