@@ -7,9 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -249,12 +252,51 @@ def photo_files(root: Path, holes: list[tuple[slice, slice]], sentinel=None) -> 
     return root, img, hole
 
 
+_ZYGOTE: subprocess.Popen | None = None
+
+
+def _zygote() -> subprocess.Popen:
+    """This worker's fork server (cli_zygote.py), started on first use; it ends when this process closes its stdin."""
+    global _ZYGOTE
+    if _ZYGOTE is None or _ZYGOTE.poll() is not None:
+        # unbuffered, so that select() below sees every line the server wrote
+        _ZYGOTE = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_zygote.py"))],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    return _ZYGOTE
+
+
 def run_cli(module: str, args: list[str], cwd: Path, timeout: int = 300,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m module args`` in ``cwd``: its own process (forked from the worker's pre-imported interpreter,
+    cli_zygote.py), its exit status and its stdout/stderr as text, like ``subprocess.run(..., capture_output=True,
+    text=True, timeout=timeout)``. ``env`` is added to this process's environment and the tests' defaults."""
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return _forked({"module": module}, [sys.executable, "-m", module, *args], args, cwd, timeout, env)
+
+
+def run_script(path: Path, args: list[str], cwd: Path, timeout: int = 300,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python path args`` in ``cwd``, as ``run_cli`` runs an entry point; ``env`` is added to this process's."""
+    return _forked({"path": str(path)}, [sys.executable, str(path), *args], args, cwd, timeout,
+                   {**os.environ, **(env or {})})
+
+
+def _forked(target: dict, cmd: list[str], args: list[str], cwd: Path, timeout: int,
+            env: dict[str, str]) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        server = _zygote()
+        server.stdin.write(json.dumps({**target, "args": [str(a) for a in args], "cwd": str(cwd), "env": env,
+                                       "stdout": str(out), "stderr": str(err)}).encode() + b"\n")
+        pid = int(server.stdout.readline() or -1)
+        if pid < 0:
+            raise RuntimeError(f"the CLI fork server (cli_zygote.py) exited with {server.wait()}")
+        if not select.select([server.stdout], [], [], timeout)[0]:
+            os.kill(pid, signal.SIGKILL)
+            server.stdout.readline()
+            raise subprocess.TimeoutExpired(cmd, timeout, out.read_text(), err.read_text())
+        code = int(server.stdout.readline())
+        return subprocess.CompletedProcess(cmd, code, out.read_text(), err.read_text())
 
 
 def reference_fixture(name: str) -> Path:

@@ -3,17 +3,13 @@ say what the README says: blending against the known pixels keeps the seam, fast
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from helpers import REPO
+from helpers import REPO, run_script
 
 SCRIPT = REPO / "experiments" / "glcic" / "measure_postprocess.py"
 
 
 def test_measure_postprocess_smoke(tmp_path):
-    out = subprocess.run([sys.executable, str(SCRIPT), "--smoke"], capture_output=True, text=True, timeout=300,
-                         cwd=tmp_path)
+    out = run_script(SCRIPT, ["--smoke"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:5]]
             for line in out.stdout.splitlines()[2:] if line.startswith("|")}

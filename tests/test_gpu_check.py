@@ -3,19 +3,15 @@ flags, DDP to the test stage, the Table 5 timings) on the CPU at toy scale and w
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
-from helpers import REPO
+from helpers import REPO, run_script
 
 
 def test_gpu_check_smoke_on_cpu(tmp_path):
     out = tmp_path / "gpu.md"
-    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--smoke", "--out", str(out)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    proc = run_script(REPO / "benchmarks" / "gpu_check.py", ["--smoke", "--out", str(out)], cwd=tmp_path,
+                      env={"WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = out.read_text()
     number = r"\d+\.\d+"

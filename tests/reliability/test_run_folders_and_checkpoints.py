@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -15,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from helpers import CONF_DIR
+from helpers import CONF_DIR, run_script
 
 
 def _claim(path: str, q) -> None:
@@ -67,8 +66,9 @@ def test_kill_during_save_leaves_the_previous_checkpoint_whole(tmp_path):
         cb._save_checkpoint(DyingTrainer(5, die=False), {str(last)!r})
         cb._save_checkpoint(DyingTrainer(6, die=True), {str(last)!r})
     """)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))  # the package as this process imports it
-    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    (tmp_path / "die_saving.py").write_text(script)
+    path = os.pathsep.join(sys.path)  # the package as this process imports it
+    res = run_script(tmp_path / "die_saving.py", [], tmp_path, timeout=120, env={"PYTHONPATH": path})
     assert res.returncode == -9, res.stderr
     assert torch.load(last, weights_only=True)["global_step"] == 5
     assert (tmp_path / "last.ckpt.tmp").is_file()  # the torn write is the temporary file, never last.ckpt

@@ -1,0 +1,58 @@
+"""The harness the CLI tests run entry points with (helpers.run_cli / run_script, forked from cli_zygote.py's
+pre-imported interpreter) shows what a fresh ``python`` shows: argv, cwd, sys.path's head, the environment,
+stdout and stderr apart, the exit status (a signal as its negative number), a traceback's exit 1, a timeout."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from helpers import run_cli, run_script
+
+SCRIPT = textwrap.dedent("""
+    import json, os, sys
+    print(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "path0": sys.path[0], "extra": sys.path[1],
+                      "env": os.environ.get("ZYGOTE_PROBE"), "main": __name__}))
+    print("to stderr", file=sys.stderr)
+    if sys.argv[1] == "raise":
+        raise RuntimeError("boom")
+    if sys.argv[1] == "kill":
+        os.kill(os.getpid(), 9)
+    sys.exit(int(sys.argv[1]))
+""")
+
+
+@pytest.mark.parametrize("how", ["3", "0", "raise", "kill"])
+def test_a_forked_script_shows_what_a_fresh_interpreter_shows(tmp_path, how):
+    (tmp_path / "probe.py").write_text(SCRIPT)
+    (tmp_path / "work").mkdir()
+    env = {"ZYGOTE_PROBE": "seen", "PYTHONPATH": str(tmp_path / "extra")}
+    forked = run_script(tmp_path / "probe.py", [how, "two words"], cwd=tmp_path / "work", env=env)
+    fresh = subprocess.run([sys.executable, str(tmp_path / "probe.py"), how, "two words"], cwd=tmp_path / "work",
+                           env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    assert forked.returncode == fresh.returncode == {"3": 3, "0": 0, "raise": 1, "kill": -signal.SIGKILL}[how]
+    assert forked.stdout == fresh.stdout and str(tmp_path / "extra") in forked.stdout
+    if how == "raise":  # the traceback's frames differ (runpy's, the server's); its last line does not
+        assert forked.stderr.splitlines()[-1] == fresh.stderr.splitlines()[-1] == "RuntimeError: boom"
+    else:
+        assert forked.stderr == fresh.stderr == "to stderr\n"
+
+
+def test_an_entry_point_runs_as_dunder_main_from_its_cwd(tmp_path):
+    (tmp_path / "in.json").write_text('{"a": [1, 2]}')
+    res = run_cli("json.tool", ["--compact", "in.json"], cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout == '{"a":[1,2]}\n' and res.stderr == ""
+
+
+def test_a_timeout_kills_the_child_and_the_server_goes_on(tmp_path):
+    (tmp_path / "sleep.py").write_text("import sys, time\nprint('started', flush=True)\ntime.sleep(float(sys.argv[1]))\n")
+    with pytest.raises(subprocess.TimeoutExpired) as err:
+        run_script(tmp_path / "sleep.py", ["60"], cwd=tmp_path, timeout=1)
+    assert err.value.output == "started\n"
+    again = run_script(tmp_path / "sleep.py", ["0"], cwd=tmp_path, timeout=30)
+    assert again.returncode == 0 and again.stdout == "started\n"
