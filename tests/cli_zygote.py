@@ -29,22 +29,22 @@ BASE_PATH = list(sys.path)
 
 
 def _child(request: dict) -> None:
-    """Become ``python -m module args`` (or ``python path args``) in ``cwd`` with ``env``; never returns (the interpreter exits as a fresh
-    one would: SystemExit's code, 1 with a traceback on an uncaught exception, atexit handlers run)."""
+    """Become ``python -m module args`` (or ``python path args``) in ``cwd`` with ``env``; never returns: the
+    interpreter exits as a fresh one would (SystemExit's code, 1 and a traceback on an uncaught exception, atexit
+    handlers and finalisation run)."""
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
     extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    first = os.path.dirname(os.path.abspath(request["path"])) if "path" in request else os.getcwd()
+    first = os.path.dirname(os.path.realpath(request["path"])) if "path" in request else os.getcwd()
     sys.path[:] = [first, *extra, *BASE_PATH]
     if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # read by libgomp when it loaded, in the server
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
-        out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(out, fd)
-        os.close(out)
+    for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], os.O_WRONLY | os.O_CREAT),
+                            (2, request["stderr"], os.O_WRONLY | os.O_CREAT)):
+        opened = os.open(path, flags, 0o644)
+        os.dup2(opened, fd)
+        os.close(opened)
     if "path" in request:
         sys.argv = [request["path"], *request["args"]]
         runpy.run_path(request["path"], run_name="__main__")
