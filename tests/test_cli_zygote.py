@@ -1,6 +1,8 @@
 """The harness the CLI tests run entry points with (helpers.run_cli / run_script, forked from cli_zygote.py's
 pre-imported interpreter) shows what a fresh ``python`` shows: argv, cwd, sys.path's head, the environment,
-stdout and stderr apart, the exit status (a signal as its negative number), a traceback's exit 1, a timeout."""
+stdout and stderr apart, the exit status (a signal as its negative number), a traceback's exit 1, a timeout. And
+what forked runs cannot show, in fresh interpreters: every installed console script loads, and a bad option is
+reported before torch is imported."""
 
 from __future__ import annotations
 
@@ -56,3 +58,37 @@ def test_a_timeout_kills_the_child_and_the_server_goes_on(tmp_path):
     assert err.value.output == "started\n"
     again = run_script(tmp_path / "sleep.py", ["0"], cwd=tmp_path, timeout=30)
     assert again.returncode == 0 and again.stdout == "started\n"
+
+
+# ------------------------------------------------------------------ what the forked runs do not cover: a fresh start
+def test_every_console_script_loads_in_a_fresh_interpreter(tmp_path):
+    """pyproject's [project.scripts] as installed: each names its function and loads in a fresh interpreter (the
+    forked runs start from torch, Lightning and Hydra already imported)."""
+    import tomllib
+
+    from helpers import REPO
+
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    code = textwrap.dedent(f"""
+        import importlib.metadata as m
+        installed = {{e.name: e for e in m.entry_points(group="console_scripts")}}
+        for name, value in {scripts!r}.items():
+            assert installed[name].value == value, (name, installed[name].value, value)
+            assert callable(installed[name].load()), name
+        print(len({scripts!r}))
+    """)
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout == f"{len(scripts)}\n", res.stderr[-2000:]
+
+
+def test_an_installed_script_reports_a_bad_option_before_importing_torch(tmp_path):
+    """The real wrapper in the environment's bin/, in a fresh interpreter: a bad value is one line and exit 1, before
+    torch or Lightning is imported (inpaintlab.train imports them lazily)."""
+    script = os.path.join(os.path.dirname(sys.executable), "inpaintlab-train")
+    res = subprocess.run([sys.executable, "-X", "importtime", script, "experiment=ga_mnist", "trainer=cpu",
+                          "data.batch_size=abc"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    timing = [ln for ln in res.stderr.splitlines() if ln.startswith("import time:")]
+    lines = [ln for ln in res.stderr.splitlines() if ln not in timing]
+    assert res.returncode == 1 and lines == ["inpaintlab: error: data.batch_size='abc': expected a positive integer"]
+    imported = {ln.split("|")[-1].strip() for ln in timing}
+    assert "inpaintlab.train" in imported and not {"torch", "lightning"} & imported
