@@ -283,6 +283,8 @@ def run_script(path: Path, args: list[str], cwd: Path, timeout: int = 300,
 
 def _forked(target: dict, cmd: list[str], args: list[str], cwd: Path, timeout: int,
             env: dict[str, str]) -> subprocess.CompletedProcess:
+    if not hasattr(os, "fork"):  # Windows: no fork server, a fresh interpreter per call
+        return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     with tempfile.TemporaryDirectory() as tmp:
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
         server = _zygote()
