@@ -271,24 +271,24 @@ def run_cli(module: str, args: list[str], cwd: Path, timeout: int = 300,
     cli_zygote.py), its exit status and its stdout/stderr as text, like ``subprocess.run(..., capture_output=True,
     text=True, timeout=timeout)``. ``env`` is added to this process's environment and the tests' defaults."""
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", **(env or {})}
-    return _forked({"module": module}, [sys.executable, "-m", module, *args], args, cwd, timeout, env)
+    return _forked({"module": module}, args, cwd, timeout, env)
 
 
 def run_script(path: Path, args: list[str], cwd: Path, timeout: int = 300,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``python path args`` in ``cwd``, as ``run_cli`` runs an entry point; ``env`` is added to this process's."""
-    return _forked({"path": str(path)}, [sys.executable, str(path), *args], args, cwd, timeout,
-                   {**os.environ, **(env or {})})
+    return _forked({"path": str(path)}, args, cwd, timeout, {**os.environ, **(env or {})})
 
 
-def _forked(target: dict, cmd: list[str], args: list[str], cwd: Path, timeout: int,
-            env: dict[str, str]) -> subprocess.CompletedProcess:
+def _forked(target: dict, args: list, cwd: Path, timeout: int, env: dict[str, str]) -> subprocess.CompletedProcess:
+    args = [str(a) for a in args]
+    cmd = [sys.executable, *(["-m", target["module"]] if "module" in target else [target["path"]]), *args]
     if not hasattr(os, "fork"):  # Windows: no fork server, a fresh interpreter per call
         return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     with tempfile.TemporaryDirectory() as tmp:
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
         server = _zygote()
-        server.stdin.write(json.dumps({**target, "args": [str(a) for a in args], "cwd": str(cwd), "env": env,
+        server.stdin.write(json.dumps({**target, "args": args, "cwd": str(cwd), "env": env,
                                        "stdout": str(out), "stderr": str(err)}).encode() + b"\n")
         pid = int(server.stdout.readline() or -1)
         if pid < 0:
