@@ -287,18 +287,38 @@ def _forked(target: dict, args: list, cwd: Path, timeout: int, env: dict[str, st
         return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     with tempfile.TemporaryDirectory() as tmp:
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
-        server = _zygote()
-        server.stdin.write(json.dumps({**target, "args": args, "cwd": str(cwd), "env": env,
-                                       "stdout": str(out), "stderr": str(err)}).encode() + b"\n")
-        pid = int(server.stdout.readline() or -1)
-        if pid < 0:
-            raise RuntimeError(f"the CLI fork server (cli_zygote.py) exited with {server.wait()}")
-        if not select.select([server.stdout], [], [], timeout)[0]:
-            os.kill(pid, signal.SIGKILL)
-            server.stdout.readline()
-            raise subprocess.TimeoutExpired(cmd, timeout, out.read_text(), err.read_text())
-        code = int(server.stdout.readline())
+        server, pid = _zygote(), None
+        try:
+            server.stdin.write(json.dumps({**target, "args": args, "cwd": str(cwd), "env": env,
+                                           "stdout": str(out), "stderr": str(err)}).encode() + b"\n")
+            pid = int(server.stdout.readline() or -1)
+            if pid < 0:
+                raise RuntimeError(f"the CLI fork server (cli_zygote.py) exited with {server.wait()}")
+            if not select.select([server.stdout], [], [], timeout)[0]:
+                os.kill(pid, signal.SIGKILL)
+                server.stdout.readline()
+                raise subprocess.TimeoutExpired(cmd, timeout, out.read_text(), err.read_text())
+            code = int(server.stdout.readline())
+        except subprocess.TimeoutExpired:
+            raise
+        except BaseException:  # interrupted mid-exchange (pytest-timeout, ^C): the next call starts a new server
+            _drop_zygote(pid)
+            raise
         return subprocess.CompletedProcess(cmd, code, out.read_text(), err.read_text())
+
+
+def _drop_zygote(child: int | None) -> None:
+    """Kill the call's child and the server; the next call starts a new server (never reads this one's answers)."""
+    global _ZYGOTE
+    if child and child > 0:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if _ZYGOTE is not None:
+        _ZYGOTE.kill()
+        _ZYGOTE.wait()
+    _ZYGOTE = None
 
 
 def reference_fixture(name: str) -> Path:

@@ -7,6 +7,7 @@ reported before torch is imported."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -59,6 +60,26 @@ def test_a_timeout_kills_the_child_and_the_server_goes_on(tmp_path):
     again = run_script(tmp_path / "sleep.py", ["0"], cwd=tmp_path, timeout=30)
     assert again.returncode == 0 and again.stdout == "started\n"
 
+
+
+def test_a_call_interrupted_mid_exchange_leaves_the_next_call_its_own_answer(tmp_path, monkeypatch):
+    """An exception while waiting (pytest-timeout, ^C) drops the server: the next call's exit status and output are
+    its own, not the interrupted call's late answer."""
+    import helpers
+
+    (tmp_path / "exit.py").write_text("import sys, time\ntime.sleep(float(sys.argv[1]))\nprint(sys.argv[2])\n"
+                                      "sys.exit(int(sys.argv[2]))\n")
+    real = select.select
+
+    def interrupted(*args):
+        monkeypatch.setattr(helpers.select, "select", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(helpers.select, "select", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_script(tmp_path / "exit.py", ["1", "7"], cwd=tmp_path)
+    again = run_script(tmp_path / "exit.py", ["0", "3"], cwd=tmp_path)
+    assert again.returncode == 3 and again.stdout == "3\n"
 
 # ------------------------------------------------------------------ what the forked runs do not cover: a fresh start
 def test_every_console_script_loads_in_a_fresh_interpreter(tmp_path):
