@@ -17,13 +17,17 @@ import sys
 
 sys.path.pop(0)  # this file's folder: a child's sys.path starts from its own cwd, as under `python -m`
 
-import hydra  # noqa: E402,F401  (the imports every entry point pays; the children inherit them)
-import lightning.pytorch  # noqa: E402,F401
-import numpy  # noqa: E402,F401
-import omegaconf  # noqa: E402,F401
-import PIL.Image  # noqa: E402,F401
-import torch  # noqa: E402
-import torchvision  # noqa: E402,F401
+
+def preload() -> None:
+    """The imports every entry point pays (``--bare`` skips them: a server for testing the exchange itself)."""
+    import hydra  # noqa: F401
+    import lightning.pytorch  # noqa: F401
+    import numpy  # noqa: F401
+    import omegaconf  # noqa: F401
+    import PIL.Image  # noqa: F401
+    import torch  # noqa: F401
+    import torchvision  # noqa: F401
+
 
 BASE_PATH = list(sys.path)
 
@@ -38,8 +42,8 @@ def _child(request: dict) -> None:
     extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     first = os.path.dirname(os.path.realpath(request["path"])) if "path" in request else os.getcwd()
     sys.path[:] = [first, *extra, *BASE_PATH]
-    if os.environ.get("OMP_NUM_THREADS", "").isdigit():  # read by libgomp when it loaded, in the server
-        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    if "torch" in sys.modules and os.environ.get("OMP_NUM_THREADS", "").isdigit():  # libgomp read it in the server
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], os.O_WRONLY | os.O_CREAT),
                             (2, request["stderr"], os.O_WRONLY | os.O_CREAT)):
         opened = os.open(path, flags, 0o644)
@@ -67,4 +71,6 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
+    if "--bare" not in sys.argv[1:]:
+        preload()
     serve()

@@ -253,6 +253,7 @@ def photo_files(root: Path, holes: list[tuple[slice, slice]], sentinel=None) -> 
 
 
 _ZYGOTE: subprocess.Popen | None = None
+ZYGOTE_ARGS: list[str] = []  # ["--bare"]: a server without the imports (tests of the exchange itself)
 
 
 def _zygote() -> subprocess.Popen:
@@ -260,7 +261,7 @@ def _zygote() -> subprocess.Popen:
     global _ZYGOTE
     if _ZYGOTE is None or _ZYGOTE.poll() is not None:
         # unbuffered, so that select() below sees every line the server wrote
-        _ZYGOTE = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_zygote.py"))],
+        _ZYGOTE = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_zygote.py")), *ZYGOTE_ARGS],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
     return _ZYGOTE
 

@@ -64,9 +64,11 @@ def test_a_timeout_kills_the_child_and_the_server_goes_on(tmp_path):
 
 def test_a_call_interrupted_mid_exchange_leaves_the_next_call_its_own_answer(tmp_path, monkeypatch):
     """An exception while waiting (pytest-timeout, ^C) drops the server: the next call's exit status and output are
-    its own, not the interrupted call's late answer."""
+    its own, not the interrupted call's late answer. (A server of its own, without the imports: it restarts.)"""
     import helpers
 
+    monkeypatch.setattr(helpers, "_ZYGOTE", None)
+    monkeypatch.setattr(helpers, "ZYGOTE_ARGS", ["--bare"])
     (tmp_path / "exit.py").write_text("import sys, time\ntime.sleep(float(sys.argv[1]))\nprint(sys.argv[2])\n"
                                       "sys.exit(int(sys.argv[2]))\n")
     real = select.select
@@ -76,10 +78,13 @@ def test_a_call_interrupted_mid_exchange_leaves_the_next_call_its_own_answer(tmp
         raise KeyboardInterrupt
 
     monkeypatch.setattr(helpers.select, "select", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run_script(tmp_path / "exit.py", ["1", "7"], cwd=tmp_path)
-    again = run_script(tmp_path / "exit.py", ["0", "3"], cwd=tmp_path)
-    assert again.returncode == 3 and again.stdout == "3\n"
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_script(tmp_path / "exit.py", ["1", "7"], cwd=tmp_path)
+        again = run_script(tmp_path / "exit.py", ["0", "3"], cwd=tmp_path)
+        assert again.returncode == 3 and again.stdout == "3\n"
+    finally:
+        helpers._drop_zygote(None)  # this test's server; the worker's own comes back with monkeypatch's undo
 
 # ------------------------------------------------------------------ what the forked runs do not cover: a fresh start
 def test_every_console_script_loads_in_a_fresh_interpreter(tmp_path):
