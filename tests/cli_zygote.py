@@ -10,6 +10,7 @@ module object from the one it runs (and runpy warns on stderr)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import runpy
@@ -59,6 +60,9 @@ def _child(request: dict) -> None:
 
 
 def serve() -> None:
+    # CPython's advice for a pre-fork server: the imported modules' objects go to a permanent generation, which the
+    # children's collections never traverse (nor copy-on-write by touching); their exit takes ~0.4 s instead of ~1.5 s
+    gc.freeze()
     for line in sys.stdin:
         request = json.loads(line)
         sys.stdout.flush()
