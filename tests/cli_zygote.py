@@ -1,7 +1,8 @@
 """The tests' fork server for entry points and scripts: one interpreter per pytest worker imports torch, Lightning
 and Hydra once, then forks a child per ``helpers.run_cli`` (``run_script``) call that runs ``python -m <module>
 <args>`` (``python <path> <args>``) as a fresh interpreter would: its own process, cwd, environment, sys.path, argv,
-stdout/stderr files and exit status, without paying the ~5 s of imports again. Protocol: one JSON request a line
+stdout/stderr files and exit status, without paying the ~5 s of imports again. One difference: the objects of the
+server's imports are frozen (``gc.freeze``), so the child's collections skip them. Protocol: one JSON request a line
 on stdin; it answers the child's pid, then its exit status (negative: killed by that signal, as ``subprocess``
 reports it).
 
