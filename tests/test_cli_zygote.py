@@ -61,7 +61,6 @@ def test_a_timeout_kills_the_child_and_the_server_goes_on(tmp_path):
     assert again.returncode == 0 and again.stdout == "started\n"
 
 
-
 def test_a_call_interrupted_mid_exchange_leaves_the_next_call_its_own_answer(tmp_path, monkeypatch):
     """An exception while waiting (pytest-timeout, ^C) drops the server: the next call's exit status and output are
     its own, not the interrupted call's late answer. (A server of its own, without the imports: it restarts.)"""
@@ -85,6 +84,7 @@ def test_a_call_interrupted_mid_exchange_leaves_the_next_call_its_own_answer(tmp
         assert again.returncode == 3 and again.stdout == "3\n"
     finally:
         helpers._drop_zygote(None)  # this test's server; the worker's own comes back with monkeypatch's undo
+
 
 # ------------------------------------------------------------------ what the forked runs do not cover: a fresh start
 def test_every_console_script_loads_in_a_fresh_interpreter(tmp_path):
